@@ -1,0 +1,49 @@
+"""`python -m bot [run|migrate|check ...]`: the bot's command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from bot.settings import SettingsError, configure_logging, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Accord Watch Discord bot")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run the bot (the default)")
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        settings = load_settings()
+        if command == "run":
+            settings.token  # noqa: B018 - fail fast, before any connection is made
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.LOG_LEVEL)
+
+    from bot import app
+
+    try:
+        asyncio.run(app.migrate_only(settings) if command == "migrate" else app.run(settings))
+    except KeyboardInterrupt:
+        pass
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except app.StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Wiring: settings in, a running bot out. The only module that knows every part.
+
+`running_bot()` is the one way the bot is started, by `python -m bot` and by the end-to-end tests alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.accords import load_knowledge
+from bot.discord_app import endpoints
+from bot.discord_app.client import AccordWatchBot, Services
+from bot.settings import Settings, SettingsError
+from bot.store.database import create_engine, migrate
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """Start-up failed for a reason that is not a setting (the message says what)."""
+
+
+async def open_database(settings: Settings) -> AsyncEngine:
+    """The engine with every migration applied; an unreachable database is a DATABASE_URL error."""
+    engine = create_engine(settings.DATABASE_URL)
+    try:
+        await migrate(engine)
+    except (OSError, SQLAlchemyError) as exc:
+        await engine.dispose()
+        # The driver's message can carry the password of the URL: name the kind of failure only.
+        reason = type(getattr(exc, "orig", None) or exc).__name__
+        raise SettingsError("DATABASE_URL", f"cannot open the database ({reason})") from None
+    return engine
+
+
+async def migrate_only(settings: Settings) -> None:
+    engine = await open_database(settings)
+    await engine.dispose()
+    log.info("database is up to date")
+
+
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings, **bot_options: Any) -> AsyncIterator[AccordWatchBot]:
+    """Open the store, load the knowledge, log in and connect; yield the bot once it is ready."""
+    knowledge = load_knowledge()
+    engine = await open_database(settings)
+    endpoints.apply(settings.DISCORD_API_BASE, settings.DISCORD_GATEWAY_URL)
+    services = Services(knowledge=knowledge, engine=engine, clock=lambda: datetime.now(UTC))
+    bot = AccordWatchBot(settings=settings, services=services, **bot_options)
+    try:
+        async with bot:
+            try:
+                await bot.login(settings.token)
+            except discord.LoginFailure:
+                raise SettingsError("DISCORD_TOKEN", "Discord rejected the token") from None
+            runner = asyncio.create_task(bot.connect(reconnect=True), name="discord-gateway")
+            ready = asyncio.create_task(bot.wait_until_ready())
+            done, _ = await asyncio.wait({runner, ready}, return_when=asyncio.FIRST_COMPLETED)
+            if runner in done:
+                ready.cancel()
+                runner.result()  # re-raise why the gateway stopped
+                raise StartupError("the gateway connection ended before the bot was ready")
+            try:
+                yield bot
+            finally:
+                await bot.close()
+                with contextlib.suppress(asyncio.CancelledError, discord.DiscordException, OSError):
+                    await runner
+    finally:
+        await engine.dispose()
+
+
+async def run(settings: Settings) -> None:
+    """Run until the gateway connection ends for good (or Ctrl-C)."""
+    async with running_bot(settings) as bot:
+        log.info("ready as %s in %d server(s)", bot.user, len(bot.guilds))
+        await bot.closed.wait()

@@ -1,0 +1,67 @@
+"""The Discord client: no privileged intents, app commands only, mentions off by default."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import discord
+from discord.ext import commands
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.accords import Knowledge
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the command groups need from the core, handed down by `bot.app`."""
+
+    knowledge: Knowledge
+    engine: AsyncEngine
+    clock: Callable[[], datetime]
+
+
+class AccordWatchBot(commands.Bot):
+    def __init__(self, *, settings: Settings, services: Services, **options: Any) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # channels, roles and permissions; nothing privileged
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.settings = settings
+        self.services = services
+        self.closed = asyncio.Event()  # set once close() ran, whoever called it
+
+    async def setup_hook(self) -> None:
+        from bot.discord_app import cogs
+
+        for cog in cogs.build(self):
+            await self.add_cog(cog)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Sync globally, or only to DEV_GUILD_ID (instant, for development)."""
+        if self.settings.DEV_GUILD_ID:
+            guild = discord.Object(id=self.settings.DEV_GUILD_ID)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        else:
+            synced = await self.tree.sync()
+        log.info("synced %d command(s)%s", len(synced), " to the dev guild" if self.settings.DEV_GUILD_ID else "")
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self.closed.set()

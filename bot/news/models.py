@@ -1,0 +1,150 @@
+"""The news engine's values, shared by its modules: sources, fetch outcomes, entries, articles, stories.
+
+Frozen dataclasses, parsed at the boundary; every datetime is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+SourceKind = Literal["feed", "gdelt"]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A place the bot reads news from.
+
+    `guild_id` is None for the operator's sources (built-in or `SOURCES_FILE`), which may point at loopback or
+    a local file; a server's own sources (`guild_id` set) go through the private-address guard.
+    """
+
+    url: str
+    name: str
+    kind: SourceKind = "feed"
+    interval: int | None = None  # seconds; None means the POLL_INTERVAL setting
+    language: str | None = None
+    guild_id: int | None = None
+
+    @property
+    def trusted(self) -> bool:
+        return self.guild_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the fetcher remembers of a source between polls (persisted by the store)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    next_attempt: datetime | None = None
+
+
+class FetchStatus(StrEnum):
+    OK = "ok"  # a new body to parse
+    NOT_MODIFIED = "not_modified"  # 304, or a body whose hash did not change
+    DEFERRED = "deferred"  # not due yet (backoff, Retry-After, Cache-Control): nothing was requested
+    FAILED = "failed"  # network error, timeout, HTTP error, too large, refused by the guard
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """One source's fetch as a value: failure is normal and never raises out of a poll."""
+
+    source: Source
+    status: FetchStatus
+    state: SourceState  # the new state to persist
+    body: bytes | None = None
+    content_type: str | None = None
+    final_url: str | None = None
+    http_status: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One item of a feed, as parsed: clean text, UTC time, the outlet that published it."""
+
+    title: str
+    link: str
+    summary: str = ""
+    published: datetime | None = None
+    authors: tuple[str, ...] = ()
+    outlet: str | None = None  # publisher name ("Reuters"), from <source>, the title suffix, or the feed
+    outlet_url: str | None = None  # publisher home page, e.g. Google News <source url="...">
+    guid: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    title: str | None
+    link: str | None
+    entries: tuple[Entry, ...]
+    error: str | None = None  # set when the feed was malformed and parsed only in part (or not at all)
+
+
+class EventKind(StrEnum):
+    INTENT_TO_JOIN = "intent_to_join"
+    JOINED = "joined"
+    SIGNING = "signing"
+    RATIFICATION = "ratification"
+    TALKS = "talks"
+    SUSPENSION = "suspension"
+    RECOGNITION = "recognition"
+    STATEMENT = "statement"
+
+
+@dataclass(frozen=True, slots=True)
+class DetectedEvent:
+    kind: EventKind
+    countries: tuple[str, ...]  # country keys (bot.countries) the event is about, most relevant first
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An entry after identity, relevance and tagging: what the store keeps and stories are made of."""
+
+    url: str  # canonical URL: the identity of the article
+    title: str  # without the " - Outlet" suffix
+    summary: str
+    outlet: str
+    published: datetime  # the entry's time, or first-seen time when the feed gave none
+    first_seen: datetime
+    source_url: str
+    countries: tuple[str, ...] = ()
+    event: DetectedEvent | None = None
+    topics: tuple[str, ...] = ()  # names of the topics it matched
+    matched_terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """Many outlets' articles about one event."""
+
+    id: int
+    title: str
+    url: str
+    first_seen: datetime
+    last_seen: datetime
+    published: datetime
+    countries: tuple[str, ...]
+    event: DetectedEvent | None
+    topics: tuple[str, ...]
+    score: float
+    articles: tuple[Article, ...] = field(default_factory=tuple)
+
+    @property
+    def outlets(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for article in self.articles:
+            seen.setdefault(article.outlet, None)
+        return tuple(seen)

@@ -1,0 +1,141 @@
+"""The bot's settings: environment variables and an optional `.env`, validated once at start.
+
+Nothing here runs at import. `load_settings()` is called by the entry point; a bad value becomes a
+`SettingsError` whose message names the variable and says how to fix it, never echoing a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite:///data/accord-watch.db"
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+# How to fix each setting, shown after the problem in the one-line start-up error.
+_HINTS: dict[str, str] = {
+    "DISCORD_TOKEN": "set DISCORD_TOKEN in .env or the environment to your bot's token "
+    "(Discord Developer Portal > your application > Bot > Reset Token)",
+    "DATABASE_URL": "use sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname",
+    "LOG_LEVEL": "use one of DEBUG, INFO, WARNING, ERROR",
+    "DEV_GUILD_ID": "use the numeric id of your test server (Copy Server ID), or leave it unset",
+    "DISCORD_API_BASE": "use an http(s) URL such as https://discord.com/api/v10",
+    "DISCORD_GATEWAY_URL": "use a ws(s) URL such as wss://gateway.discord.gg/",
+    "POLL_INTERVAL": "use a whole number of seconds, at least 30 (default 600)",
+    "MAX_ARTICLE_AGE": "use a whole number of hours, 0 to turn the check off (default 72)",
+    "SOURCES_FILE": "point it at a readable TOML file of [[source]] tables, or leave it unset",
+    "HTTP_PORT": "use a port number from 1 to 65535, or 0 to turn the health endpoint off",
+}
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line, fit to print as is."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        hint = _HINTS.get(variable, "")
+        super().__init__(f"{variable}: {problem}" + (f"; {hint}" if hint else ""))
+        self.variable = variable
+
+
+class Settings(BaseSettings):
+    """Everything the operator can configure. Field names are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=True,
+    )
+
+    DISCORD_TOKEN: SecretStr | None = Field(default=None, description="Bot token; required to run")
+    DATABASE_URL: str = Field(default=DEFAULT_DATABASE_URL, description="SQLite (default) or PostgreSQL URL")
+    LOG_LEVEL: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    DEV_GUILD_ID: int | None = Field(default=None, description="Sync commands to this guild only", gt=0)
+    DISCORD_API_BASE: str = Field(default=DEFAULT_API_BASE, description="Discord REST base (proxy, emulator)")
+    DISCORD_GATEWAY_URL: str = Field(default=DEFAULT_GATEWAY_URL, description="Discord gateway URL")
+    POLL_INTERVAL: int = Field(default=600, ge=30, description="Default seconds between polls of a source")
+    MAX_ARTICLE_AGE: int = Field(default=72, ge=0, description="Hours; older articles are never delivered")
+    SOURCES_FILE: Path | None = Field(default=None, description="TOML file replacing the built-in sources")
+    HTTP_PORT: int = Field(default=0, ge=0, le=65535, description="Health and metrics port; 0 turns it off")
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"unknown level {value!r}")
+        return level
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL") from None
+        backend = url.get_backend_name()
+        if backend not in SUPPORTED_DATABASES:
+            raise ValueError(f"unsupported database {backend!r}")
+        if backend == "sqlite" and not url.database:
+            raise ValueError("a SQLite URL needs a file path")
+        return value
+
+    @field_validator("DISCORD_API_BASE")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("DISCORD_GATEWAY_URL")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError("not a ws(s) URL")
+        return value
+
+    @field_validator("SOURCES_FILE")
+    @classmethod
+    def _readable_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file {str(value)!r}")
+        return value
+
+    @property
+    def token(self) -> str:
+        """The Discord token; raises SettingsError when it is not set (only running needs it)."""
+        if self.DISCORD_TOKEN is None or not self.DISCORD_TOKEN.get_secret_value().strip():
+            raise SettingsError("DISCORD_TOKEN", "not set")
+        return self.DISCORD_TOKEN.get_secret_value().strip()
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+    """Read and validate the settings; turn the first problem into a one-line SettingsError."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        variable = str(error["loc"][0]) if error["loc"] else "settings"
+        # Never echo the input: it may be a secret.
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise SettingsError(variable, message) from None
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S%z",
+    )
+    # discord.py logs every gateway event at DEBUG; keep it readable unless asked.
+    if level != "DEBUG":
+        logging.getLogger("discord").setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""Persistence: one SQLAlchemy Core code path over SQLite (aiosqlite) and PostgreSQL (asyncpg)."""

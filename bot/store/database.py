@@ -46,7 +46,21 @@ def create_engine(database_url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    url, server_settings = _split_pg_options(url)
+    return create_async_engine(url, pool_pre_ping=True, connect_args={"server_settings": server_settings})
+
+
+def _split_pg_options(url: URL) -> tuple[URL, dict[str, str]]:
+    """libpq's `?options=-csearch_path=x` is not understood by asyncpg: pass it as server settings."""
+    options = url.query.get("options")
+    if not options:
+        return url, {}
+    settings: dict[str, str] = {}
+    for part in (options if isinstance(options, str) else " ".join(options)).split():
+        key, _, value = part.removeprefix("-c").partition("=")
+        if key and value:
+            settings[key] = value
+    return url.difference_update_query(["options"]), settings
 
 
 def _alembic_config(connection: Connection) -> Config:

@@ -29,10 +29,9 @@ _HINTS: dict[str, str] = {
     "DEV_GUILD_ID": "use the numeric id of your test server (Copy Server ID), or leave it unset",
     "DISCORD_API_BASE": "use an http(s) URL such as https://discord.com/api/v10",
     "DISCORD_GATEWAY_URL": "use a ws(s) URL such as wss://gateway.discord.gg/",
-    "POLL_INTERVAL": "use a whole number of seconds, at least 30 (default 600)",
+    "POLL_INTERVAL": "use a whole number of seconds, at least 1 (default 600)",
     "MAX_ARTICLE_AGE": "use a whole number of hours, 0 to turn the check off (default 72)",
     "SOURCES_FILE": "point it at a readable TOML file of [[source]] tables, or leave it unset",
-    "HTTP_PORT": "use a port number from 1 to 65535, or 0 to turn the health endpoint off",
 }
 
 
@@ -62,10 +61,9 @@ class Settings(BaseSettings):
     DEV_GUILD_ID: int | None = Field(default=None, description="Sync commands to this guild only", gt=0)
     DISCORD_API_BASE: str = Field(default=DEFAULT_API_BASE, description="Discord REST base (proxy, emulator)")
     DISCORD_GATEWAY_URL: str = Field(default=DEFAULT_GATEWAY_URL, description="Discord gateway URL")
-    POLL_INTERVAL: int = Field(default=600, ge=30, description="Default seconds between polls of a source")
+    POLL_INTERVAL: int = Field(default=600, ge=1, description="Default seconds between polls of a source")
     MAX_ARTICLE_AGE: int = Field(default=72, ge=0, description="Hours; older articles are never delivered")
     SOURCES_FILE: Path | None = Field(default=None, description="TOML file replacing the built-in sources")
-    HTTP_PORT: int = Field(default=0, ge=0, le=65535, description="Health and metrics port; 0 turns it off")
 
     @field_validator("LOG_LEVEL")
     @classmethod

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.accords import Knowledge
 from bot.settings import Settings
+from bot.store.guilds import mark_removed, record_guild
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,9 @@ class AccordWatchBot(commands.Bot):
         self.closed = asyncio.Event()  # set once close() ran, whoever called it
 
     async def setup_hook(self) -> None:
-        from bot.discord_app import cogs
+        from bot.discord_app import cogs, errors
 
+        self.tree.error(errors.on_app_command_error)
         for cog in cogs.build(self):
             await self.add_cog(cog)
         await self.sync_commands()
@@ -59,6 +61,17 @@ class AccordWatchBot(commands.Bot):
         else:
             synced = await self.tree.sync()
         log.info("synced %d command(s)%s", len(synced), " to the dev guild" if self.settings.DEV_GUILD_ID else "")
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await record_guild(self.services.engine, guild.id, guild.name, self.services.clock())
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        log.info("joined server %s (%d)", guild.name, guild.id)
+        await record_guild(self.services.engine, guild.id, guild.name, self.services.clock())
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        log.info("removed from server %s (%d)", guild.name, guild.id)
+        await mark_removed(self.services.engine, guild.id, self.services.clock())
 
     async def close(self) -> None:
         try:

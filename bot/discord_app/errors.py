@@ -1,0 +1,49 @@
+"""The one place that turns errors in app commands into answers.
+
+Order: a failed check (missing permission, wrong place) is the user's to fix and is answered with what to do;
+anything else is our fault, logged with its traceback and answered with a short apology. The answer is
+ephemeral and works whether or not the interaction was already answered or deferred.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+
+log = logging.getLogger(__name__)
+
+
+def message_for(error: app_commands.AppCommandError) -> str | None:
+    """The user-facing text for an error that is the user's to fix; None for our own failures."""
+    if isinstance(error, app_commands.MissingPermissions):
+        needed = ", ".join(p.replace("_", " ").replace("guild", "server").title() for p in error.missing_permissions)
+        return f"You need the {needed} permission to use this command."
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command works in a server, not in direct messages."
+    if isinstance(error, app_commands.CheckFailure):
+        return str(error) or "You cannot use this command here."
+    if isinstance(error, app_commands.TransformerError):
+        return f"That value was not understood: {error.value!r}."
+    return None
+
+
+async def reply(interaction: discord.Interaction, text: str) -> None:
+    """An ephemeral answer, as a first response or as a followup."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+async def on_app_command_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    text = message_for(error)
+    if text is None:
+        command = interaction.command.qualified_name if interaction.command else "?"
+        log.error("command /%s failed", command, exc_info=error)
+        text = "Sorry, something went wrong on our side while answering. It has been logged; please try again later."
+    try:
+        await reply(interaction, text)
+    except discord.HTTPException:
+        log.warning("could not tell the user about the error (interaction gone)")

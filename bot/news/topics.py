@@ -1,0 +1,343 @@
+"""Topics: a small, familiar query language matched against an article's title and summary.
+
+Syntax: words (`Israel`), quoted phrases (`"Abraham Accords"`), a trailing `*` for a prefix (`normali*`),
+implicit AND between terms (or `AND`), `OR` or `|`, `-term` or `NOT term` to exclude, parentheses. Operators are
+upper case; `or` in lower case is a word. Matching is case-, accent- and script-insensitive (bot.news.textnorm).
+
+No user regular expressions: a term is compared with indexed words (a dictionary look-up or a binary search for
+a prefix), so a match costs about (terms x words) at worst whatever the query, and the caps below bound the terms.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+from bot.news.textnorm import Atom, Document, normalize, term_core, words
+
+MAX_LENGTH = 500
+MAX_TERMS = 50
+MAX_DEPTH = 10
+
+DEFAULT_TOPIC_NAME = "accords"
+
+# Tuned on ../shared/corpus (tests/news/test_corpus.py asserts the figures). The relation words need Israel AND a
+# country that is a plausible partner: Egypt, Jordan and Qatar are left out on purpose, because they broker Gaza
+# truces ("Hamas and Israel agree ... Qatari-mediated deal") and Egypt and Jordan have old treaties, not new ties.
+DEFAULT_TOPIC = (
+    '"Abraham Accord*" OR "Abraham Agreement*" OR "Abraham Declaration" OR "Abrahamic Accord*"'
+    ' OR "اتفاقيات ابراهام" OR "اتفاقات ابراهام" OR "اتفاق ابراهام" OR "الاتفاقيات الابراهيمية"'
+    ' OR "הסכמי אברהם" OR "הסכם אברהם" OR "Авраам* соглашени*" OR "соглашени* Авраама"'
+    ' OR "Middle East peace deal"'
+    " OR ((normali* OR تطبيع OR التطبيع OR נורמליזצי* OR нормализ*)"
+    " (Israel* OR اسرائيل* OR ישראל* OR израил*))"
+    ' OR ("recogni* Israel" OR "recognition of Israel" OR "الاعتراف باسرائيل" OR "הכרה בישראל" OR "признани* Израиля")'
+    ' OR (("diplomatic relations" OR "diplomatic ties" OR "full relations" OR "formal relations" OR ties OR relations'
+    " OR deal OR pact OR agreement OR accord* OR treaty OR recogni* OR علاقات OR اتفاق* OR יחסים OR הסכם"
+    " OR ambassador OR envoy OR embassy OR отношени* OR соглашени* OR сделк*)"
+    " (Israel OR Israeli OR Israelis OR Knesset OR Netanyahu OR اسرائيل OR ישראל OR израил*)"
+    " (UAE OR Emirat* OR Bahrain* OR Morocc* OR Sudan* OR Kazakh* OR Kosovo* OR Somaliland* OR Saudi* OR Oman*"
+    " OR Mauritania* OR Indonesia* OR Azerbaijan* OR Uzbek* OR Gulf OR الامارات OR اماراتي* OR البحرين OR المغرب"
+    " OR السودان OR السعودي* OR كازاخستان OR האמירויות OR בחריין OR מרוקו OR סודן OR סעודי* OR קזחסטן"
+    " OR ОАЭ OR Эмират* OR Бахрейн* OR Марокк* OR Судан* OR Саудовск* OR Казахстан*))"
+)
+
+
+class QueryError(ValueError):
+    """A query that cannot be used; `position` is the 0-based column of the problem."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(f"{message} at position {position}")
+        self.message = message
+        self.position = position
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps that keep a user's query cheap; the built-in topic is trusted with larger ones."""
+
+    length: int = MAX_LENGTH
+    terms: int = MAX_TERMS
+    depth: int = MAX_DEPTH
+
+
+USER_LIMITS = Limits()
+BUILTIN_LIMITS = Limits(length=4000, terms=400, depth=MAX_DEPTH)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Why an article matched: the terms (as written in the query) that were found."""
+
+    terms: tuple[str, ...]
+
+
+# --- the syntax tree ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    source: str  # as the user wrote it (without quotes)
+    atoms: tuple[Atom, ...]
+    phrase: bool
+
+    def render(self) -> str:
+        return f'"{self.source}"' if self.phrase else self.source
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+Node = Term | Not | And | Or
+
+
+def _render(node: Node, parent: Literal["and", "or", "not", "top"] = "top") -> str:
+    if isinstance(node, Term):
+        return node.render()
+    if isinstance(node, Not):
+        return "-" + _render(node.child, "not")
+    if isinstance(node, And):
+        text = " ".join(_render(child, "and") for child in node.children)
+        return f"({text})" if parent == "not" else text
+    text = " OR ".join(_render(child, "or") for child in node.children)
+    return text if parent in ("top", "or") else f"({text})"
+
+
+def _positive(node: Node) -> bool:
+    """Whether the node can only match by finding something (a query of exclusions alone would match all)."""
+    if isinstance(node, Term):
+        return True
+    if isinstance(node, Not):
+        return False
+    if isinstance(node, And):
+        return any(_positive(child) for child in node.children)
+    return all(_positive(child) for child in node.children)
+
+
+def _evaluate(node: Node, document: Document) -> list[str] | None:
+    """Matched terms, or None when the node does not match. Every OR branch is tried, to explain fully."""
+    if isinstance(node, Term):
+        return [node.render()] if document.find(node.atoms) else None
+    if isinstance(node, Not):
+        return None if _evaluate(node.child, document) is not None else []
+    if isinstance(node, And):
+        found: list[str] = []
+        for child in node.children:
+            result = _evaluate(child, document)
+            if result is None:
+                return None
+            found.extend(result)
+        return found
+    matched: list[str] | None = None
+    for child in node.children:
+        result = _evaluate(child, document)
+        if result is not None:
+            matched = (matched or []) + result
+    return matched
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A parsed topic query. `text` is its canonical source: parsing it again gives the same query."""
+
+    root: Node
+
+    @property
+    def text(self) -> str:
+        return _render(self.root)
+
+    def match(self, title: str, summary: str = "") -> Match | None:
+        return self.match_document(Document(title, summary))
+
+    def match_document(self, document: Document) -> Match | None:
+        """Match an already indexed article (to test many topics against one article cheaply)."""
+        found = _evaluate(self.root, document)
+        if found is None:
+            return None
+        return Match(tuple(dict.fromkeys(found)))
+
+
+# --- the lexer and parser --------------------------------------------------------------------------------------
+
+_Kind = Literal["(", ")", "OR", "AND", "NOT", "-", "word", "phrase", "end"]
+_SPECIAL = frozenset('()"|')
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: _Kind
+    text: str
+    position: int
+
+
+def _lex(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch in "()":
+            tokens.append(_Token(ch, ch, i))  # type: ignore[arg-type]
+            i += 1
+        elif ch == "|":
+            tokens.append(_Token("OR", ch, i))
+            i += 1
+        elif ch == '"':
+            end = text.find('"', i + 1)
+            if end < 0:
+                raise QueryError("unterminated quote", i)
+            tokens.append(_Token("phrase", text[i + 1 : end], i))
+            i = end + 1
+        elif ch == "-" and i + 1 < n and not text[i + 1].isspace() and text[i + 1] not in ")|":
+            tokens.append(_Token("-", ch, i))
+            i += 1
+        else:
+            start = i
+            while i < n and not text[i].isspace() and text[i] not in _SPECIAL:
+                i += 1
+            word = text[start:i]
+            kind: _Kind = word if word in ("OR", "AND", "NOT") else "word"  # type: ignore[assignment]
+            tokens.append(_Token(kind, word, start))
+    tokens.append(_Token("end", "", n))
+    return tokens
+
+
+def _term(token: _Token) -> Term:
+    """A word or phrase as atoms; `*` may only end a word, after at least two characters."""
+    source = token.text.strip()
+    atoms: list[Atom] = []
+    offset = token.position + (1 if token.kind == "phrase" else 0)
+    for piece in re.finditer(r"\S+", token.text):
+        raw, column = piece.group(), offset + piece.start()
+        star = raw.find("*")
+        if star >= 0 and star != len(raw) - 1:
+            raise QueryError("'*' is only allowed at the end of a word", column + star)
+        parts = words(normalize(raw.rstrip("*")))
+        if not parts:
+            raise QueryError(f"nothing to search for in {raw!r}", column)
+        if star >= 0 and len(parts[-1]) < 2:
+            raise QueryError("a prefix needs at least two letters before '*'", column + star)
+        atoms.extend(Atom(term_core(part)) for part in parts[:-1])
+        atoms.append(Atom(term_core(parts[-1]), prefix=star >= 0))
+    if not atoms:
+        raise QueryError("empty phrase", token.position)
+    return Term(source, tuple(atoms), token.kind == "phrase")
+
+
+class _Parser:
+    def __init__(self, tokens: list[_Token], limits: Limits) -> None:
+        self.tokens = tokens
+        self.index = 0
+        self.limits = limits
+        self.terms = 0
+
+    def peek(self) -> _Token:
+        return self.tokens[self.index]
+
+    def take(self) -> _Token:
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def parse(self) -> Node:
+        if self.peek().kind == "end":
+            raise QueryError("empty query", 0)
+        node = self.or_expr(0)
+        token = self.peek()
+        if token.kind != "end":
+            raise QueryError(f"unexpected {token.text!r}", token.position)
+        return node
+
+    def or_expr(self, depth: int) -> Node:
+        children = [self.and_expr(depth)]
+        while self.peek().kind == "OR":
+            self.take()
+            children.append(self.and_expr(depth))
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def and_expr(self, depth: int) -> Node:
+        children = [self.unary(depth)]
+        while self.peek().kind in ("AND", "NOT", "-", "(", "word", "phrase"):
+            if self.peek().kind == "AND":
+                self.take()
+            children.append(self.unary(depth))
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def unary(self, depth: int) -> Node:
+        token = self.peek()
+        if token.kind in ("NOT", "-"):
+            self.take()
+            if self.peek().kind in ("NOT", "-"):
+                raise QueryError("a negation cannot be negated", self.peek().position)
+            return Not(self.primary(depth, after=token))
+        return self.primary(depth)
+
+    def primary(self, depth: int, after: _Token | None = None) -> Node:
+        token = self.take()
+        if token.kind == "(":
+            if depth + 1 > self.limits.depth:
+                raise QueryError(f"parentheses nested deeper than {self.limits.depth}", token.position)
+            if self.peek().kind == ")":
+                raise QueryError("empty parentheses", token.position)
+            node = self.or_expr(depth + 1)
+            close = self.take()
+            if close.kind != ")":
+                raise QueryError("missing ')'", close.position)
+            return node
+        if token.kind in ("word", "phrase"):
+            self.terms += 1
+            if self.terms > self.limits.terms:
+                raise QueryError(f"more than {self.limits.terms} terms", token.position)
+            return _term(token)
+        if token.kind == "end":
+            what = f"a term after {after.text!r}" if after else "a term"
+            raise QueryError(f"expected {what} but the query ended", token.position)
+        raise QueryError(f"unexpected {token.text!r}", token.position)
+
+
+def _flatten(node: Node) -> Node:
+    """Merge nested ANDs and ORs, so a canonical text parses back to the same tree."""
+    if isinstance(node, Term):
+        return node
+    if isinstance(node, Not):
+        return Not(_flatten(node.child))
+    kind = type(node)
+    children: list[Node] = []
+    for child in node.children:
+        flat = _flatten(child)
+        if isinstance(flat, kind):
+            children.extend(flat.children)
+        else:
+            children.append(flat)
+    return kind(tuple(children))
+
+
+def parse_query(text: str, *, limits: Limits = USER_LIMITS) -> Query:
+    """Parse a topic query; raises QueryError saying what is wrong and where."""
+    if len(text) > limits.length:
+        raise QueryError(f"query longer than {limits.length} characters", limits.length)
+    root = _flatten(_Parser(_lex(text), limits).parse())
+    if not _positive(root):
+        raise QueryError("a query needs at least one term to look for, not only exclusions", 0)
+    return Query(root)
+
+
+@cache
+def default_query() -> Query:
+    """The built-in topic, parsed once on first use."""
+    return parse_query(DEFAULT_TOPIC, limits=BUILTIN_LIMITS)

@@ -1,0 +1,136 @@
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.news.topics import DEFAULT_TOPIC_NAME, MAX_DEPTH, QueryError, default_query, parse_query
+
+
+@pytest.mark.parametrize(
+    ("query", "position", "message"),
+    [
+        ("israel OR (uae bahrain))", 23, "unexpected ')'"),
+        ('"abraham accords', 0, "unterminated quote"),
+        ("israel (uae", 11, "missing ')'"),
+        ("", 0, "empty query"),
+        ("uae OR", 6, "expected a term but the query ended"),
+        ("uae -", 4, "nothing to search for in '-'"),
+        ("a*b", 1, "'*' is only allowed at the end of a word"),
+        ("n*", 1, "a prefix needs at least two letters before '*'"),
+        ("israel ()", 7, "empty parentheses"),
+        ("-israel", 0, "a query needs at least one term to look for, not only exclusions"),
+        ("x NOT -y", 6, "a negation cannot be negated"),
+        ('x ""', 2, "empty phrase"),
+        ("AND x", 0, "unexpected 'AND'"),
+    ],
+)
+def test_parse_errors_say_what_and_where(query: str, position: int, message: str) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_query(query)
+    assert (caught.value.message, caught.value.position) == (message, position)
+    assert str(caught.value) == f"{message} at position {position}"
+
+
+def test_caps_on_length_terms_and_depth() -> None:
+    with pytest.raises(QueryError, match="longer than 500 characters at position 500"):
+        parse_query("a" * 501)
+    many = " ".join(f"w{i}" for i in range(51))
+    with pytest.raises(QueryError, match="more than 50 terms") as caught:
+        parse_query(many)
+    assert caught.value.position == many.index("w50")
+    parse_query(" ".join(f"w{i}" for i in range(50)))
+    deep = "(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1)
+    with pytest.raises(QueryError, match=f"nested deeper than {MAX_DEPTH} at position {MAX_DEPTH}"):
+        parse_query(deep)
+    parse_query("(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH)
+
+
+def test_every_operator() -> None:
+    assert parse_query("israel uae").match("Israel and the UAE", "")
+    assert parse_query("israel AND uae").match("Israel", "") is None
+    assert parse_query("bahrain OR morocco").match("Morocco deal", "")
+    assert parse_query("bahrain | morocco").match("Bahrain deal", "")
+    assert parse_query("israel -gaza").match("Israel strikes Gaza", "") is None
+    assert parse_query("israel NOT gaza").match("Israel strikes Gaza", "") is None
+    assert parse_query("israel -gaza").match("Israel and UAE", "")
+    assert parse_query('"abraham accords"').match("Accords named after Abraham", "") is None
+    assert parse_query('"abraham accords"').match("", "joins the Abraham Accords")
+    assert parse_query("normali*").match("Bahrain to normalise ties", "")
+    assert parse_query("israel (uae OR bahrain) -(gaza OR ceasefire)").match("Israel, Bahrain talks", "")
+    assert parse_query("israel (uae OR bahrain) -(gaza OR ceasefire)").match("Israel, Bahrain ceasefire", "") is None
+    assert parse_query('normali* -"premier league"').match("Premier League normalised", "") is None
+
+
+def test_match_explains_with_terms_and_canonical_text_round_trips() -> None:
+    query = parse_query('  "Abraham Accords"   OR (normali*  Israel) -Gaza ')
+    assert query.text == '"Abraham Accords" OR normali* Israel -Gaza'
+    assert parse_query(query.text) == query
+    match = query.match("Bahrain to normalise ties with Israel", "")
+    assert match is not None
+    assert match.terms == ("normali*", "Israel")
+
+
+def test_multilingual_and_script_insensitive_matching() -> None:
+    assert parse_query("إسرائيل").match("التطبيع مع اسرائيل", "")
+    assert parse_query("التطبيع").match("وتطبيع العلاقات", "")
+    assert parse_query('"اتفاقيات أبراهام"').match("الانضمام إلى اتفاقيات ابراهام", "")
+    assert parse_query("ישראל").match("הסכם שלום עם ישראל", "")
+    assert parse_query("ישראל").match("ההסכם בין סודן לישראל", "")
+    assert parse_query("израил*").match("Нормализация отношений с Израилем", "")
+    assert parse_query("елка").match("Ёлка", "")
+    assert parse_query("turkiye").match("Türkiye", "")
+    assert parse_query("ISRAEL").match("israel", "")
+
+
+def test_default_topic_languages_and_traps() -> None:
+    query = default_query()
+    assert DEFAULT_TOPIC_NAME == "accords"
+    for title in (
+        "Kazakhstan to join Abraham Accords, Trump says",
+        "Saudi Arabia pauses normalization talks with Israel",
+        "Bahrain recalls ambassador from Israel",
+        "Knesset approves UAE peace deal",
+        "كازاخستان تنضم إلى اتفاقيات أبراهام",
+        "السعودية تعلق محادثات التطبيع مع إسرائيل",
+        "קזחסטן תצטרף להסכמי אברהם",
+        "Казахстан присоединится к Авраамовым соглашениям",
+        "Нормализация отношений с Израилем",
+    ):
+        assert query.match(title, ""), title
+    for title, summary in (
+        ("Egypt brokers Gaza ceasefire between Israel and Hamas", "Qatari-mediated deal with Israel"),
+        ("Netanyahu defiant as he arrives for start of trial", "Israeli Prime Minister Benjamin Netanyahu"),
+        ("Gantz prepares army ahead of annexation", "Israel's annexation of the West Bank"),
+        ("Mohsen Fakhrizadeh: Iran blames Israel for killing top scientist", ""),
+        ("Premier League normalised", "Clubs return as football is normalised"),
+        ("Sudan government agrees to peace deal with five rebel groups", "Sudan's government has agreed"),
+    ):
+        assert query.match(title, summary) is None, title
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('ab "()|-*ANDORT ءאж\t')) | st.characters(), max_size=600))
+def test_parse_never_crashes_or_hangs(text: str) -> None:
+    started = time.perf_counter()
+    position: int | None = None
+    try:
+        query = parse_query(text)
+    except QueryError as error:
+        position = error.position
+    if position is None:
+        assert parse_query(query.text) == query
+        query.match(text, text)
+    else:
+        assert 0 <= position <= len(text)
+    assert time.perf_counter() - started < 1.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(min_value=1, max_value=30))
+def test_matching_stays_cheap_on_large_inputs(terms: int) -> None:
+    query = parse_query(" OR ".join(f'"a{i} bb*"' for i in range(terms)))
+    text = " ".join(f"a{i % 60} bb" for i in range(5000))
+    started = time.perf_counter()
+    assert query.match(text, text)
+    assert time.perf_counter() - started < 1.0

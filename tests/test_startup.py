@@ -1,0 +1,85 @@
+"""Start-up: a missing or malformed setting stops the bot with one line, exit status 2, and no secret."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_bot(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "DEV_GUILD", "LOG_"))}
+    clean["PYTHONPATH"] = str(ROOT)
+    # Run in an empty folder so that no .env of the developer's is read.
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_missing_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, {})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("error: DISCORD_TOKEN: not set; set DISCORD_TOKEN in .env")
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_database_url_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, {"DISCORD_TOKEN": "secret-token-123", "DATABASE_URL": "mysql://x@y/z"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: DATABASE_URL: unsupported database 'mysql'; "
+        "use sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname"
+    )
+    assert "secret-token-123" not in result.stderr + result.stdout
+
+
+def test_unreachable_database_is_a_database_url_error(tmp_path: Path) -> None:
+    env = {"DISCORD_TOKEN": "secret-token-123", "DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/db"}
+    result = run_bot(tmp_path, env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: DATABASE_URL: cannot open the database")
+    assert "hunter2" not in result.stderr
+    assert "secret-token-123" not in result.stderr + result.stdout
+
+
+def test_env_file_is_read_and_empty_values_mean_default(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("DISCORD_TOKEN=abc\nDEV_GUILD_ID=\nLOG_LEVEL=debug\n")
+    settings = load_settings(env_file=env_file)
+    assert settings.token == "abc"
+    assert settings.DEV_GUILD_ID is None
+    assert settings.LOG_LEVEL == "DEBUG"
+    assert "abc" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("DEV_GUILD_ID", "my-server", "DEV_GUILD_ID: "),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL: unknown level 'LOUD'"),
+        ("DISCORD_API_BASE", "discord.com", "DISCORD_API_BASE: not an http(s) URL"),
+        ("DISCORD_GATEWAY_URL", "http://x", "DISCORD_GATEWAY_URL: not a ws(s) URL"),
+        ("DATABASE_URL", "sqlite://", "DATABASE_URL: a SQLite URL needs a file path"),
+    ],
+)
+def test_each_bad_setting_names_its_variable(
+    variable: str, value: str, problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env_file=None)
+    assert str(caught.value).startswith(problem)
+    assert caught.value.variable == variable

@@ -1,0 +1,199 @@
+"""Article identity: the key under which the same article from two feeds is stored once (issue 4, item 4).
+
+Choices, and why:
+- http and https are one identity (normalised to https): outlets serve both and feeds disagree.
+- A leading `www.` is dropped: `reuters.com` and `www.reuters.com` are the same article, and identity must meet
+  across feeds. Other subdomains (`edition.cnn.com`, `m.`) are kept: they are sometimes different sites.
+- Tracking parameters are dropped, the rest sorted; the fragment and user info are dropped; default ports dropped;
+  percent-escapes of unreserved characters decoded and the others upper-cased; a trailing slash is removed
+  (except the root), since `/news/x/` and `/news/x` are the same page on every outlet we read.
+- Google News links (`news.google.com/rss/articles/...`) are opaque redirects whose target is not in the feed, so
+  their identity is the outlet's host plus the normalised title. Such an item and the outlet's own feed item
+  cannot share a key; they are joined later by story clustering, not here.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+from bot.news.models import Entry
+
+_TRACKING_EXACT = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gclsrc",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "ocid",
+        "cmpid",
+        "cmp",
+        "at_medium",
+        "at_campaign",
+        "at_custom1",
+        "at_custom2",
+        "at_custom3",
+        "at_custom4",
+        "oc",
+        "ito",
+        "icid",
+        "ref_src",
+        "smid",
+        "sr_share",
+        "__twitter_impression",
+        "_ga",
+        "_gl",
+        "mkt_tok",
+        "s_cid",
+        "traffic_source",
+        "guccounter",
+    }
+)
+_TRACKING_PREFIXES = ("utm_", "ns_", "pk_", "mtm_", "hsa_", "at_")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_PATH_SAFE = "/%:@!$&'()*+,;="
+_QUERY_SAFE = ":@!$'()*,;/?"
+_GOOGLE_NEWS_PATHS = ("/rss/articles/", "/articles/", "/__i/rss/rd/articles/")
+
+_SEPARATORS = (" - ", " | ", " – ", " — ")  # en and em dashes are real title separators
+_CONNECTORS = frozenset({"of", "the", "and", "de", "al", "el", "for", "on", "&", "news", "la", "le"})
+_SUFFIX_MAX_WORDS = 5
+_SUFFIX_MAX_CHARS = 40
+
+
+def _normalise_escapes(part: str, safe: str) -> str:
+    """Decode escapes of unreserved characters, upper-case the rest, escape what must be escaped."""
+
+    def fix(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+    return quote(_ESCAPE.sub(fix, part), safe=safe)
+
+
+def _is_tracking(key: str) -> bool:
+    folded = key.lower()
+    return folded in _TRACKING_EXACT or folded.startswith(_TRACKING_PREFIXES)
+
+
+def _strip_www(host: str) -> str:
+    return host[4:] if host.startswith("www.") and len(host) > 4 else host
+
+
+def canonical_url(url: str) -> str:
+    """The identity form of an http(s) URL; anything else (or anything unparseable) comes back stripped."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:
+        return url
+    if scheme not in _DEFAULT_PORTS or not host:
+        return url
+    host = _strip_www(host.lower())
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    if port is not None and port not in (80, 443):  # both are the default once http and https are one
+        host = f"{host}:{port}"
+    path = _normalise_escapes(parts.path, _PATH_SAFE) or "/"
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k and not _is_tracking(k)]
+    query = "&".join(f"{quote(k, safe=_QUERY_SAFE)}={quote(v, safe=_QUERY_SAFE)}" for k, v in sorted(pairs))
+    return urlunsplit(("https", host, path, query, ""))
+
+
+def host_of(url: str) -> str:
+    """The outlet key of a URL: its lower-cased host without `www.` ("" when there is none)."""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return ""
+    return _strip_www(host.lower().rstrip("."))
+
+
+def _looks_like_outlet(name: str) -> bool:
+    """Conservative: short, title-cased words or a domain; a headline's tail ("Trump says yes") fails."""
+    words = name.split()
+    if not words or len(words) > _SUFFIX_MAX_WORDS or len(name) > _SUFFIX_MAX_CHARS:
+        return False
+    if name[-1] in "?!:,;" or name[0] in "\"'“‘(":
+        return False
+    if len(words) == 1 and re.fullmatch(r"[\w-]+(\.[\w-]+)+", name):
+        return True  # "Axios.com", "Ynetnews.com"
+    if all(word.isdigit() for word in words):
+        return False
+    return all(word[0].isupper() or word.lower() in _CONNECTORS or not word[0].isalpha() for word in words) and (
+        words[0][0].isupper() or words[0][0].isdigit()
+    )
+
+
+def _fold(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def split_outlet_suffix(title: str, outlet: str | None) -> tuple[str, str | None]:
+    """Split "Headline - Outlet" into ("Headline", "Outlet").
+
+    With `outlet` given, only a suffix naming that outlet is split off; without it, only one that looks like an
+    outlet's name. When nothing is split, the title comes back unchanged with `outlet` as given.
+    """
+    stripped = title.strip()
+    cut = max(((stripped.rfind(sep), sep) for sep in _SEPARATORS), key=lambda found: found[0])
+    index, sep = cut
+    if index <= 0:
+        return stripped, outlet
+    head, tail = stripped[:index].strip(), stripped[index + len(sep) :].strip()
+    if not head or not tail:
+        return stripped, outlet
+    if outlet is not None:
+        folded_tail, folded_outlet = _fold(tail), _fold(outlet)
+        if folded_tail == folded_outlet or folded_tail.removeprefix("the ") == folded_outlet.removeprefix("the "):
+            return head, tail
+        return stripped, outlet
+    if len(head.split()) >= 3 and _looks_like_outlet(tail):
+        return head, tail
+    return stripped, outlet
+
+
+def normalise_title(title: str) -> str:
+    """Casefolded, punctuation and symbols removed, whitespace collapsed; letters of every script are kept."""
+    text = unicodedata.normalize("NFKC", title).casefold()
+    kept = (" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in text)
+    return " ".join("".join(kept).split())
+
+
+def is_google_news_link(url: str) -> bool:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return (parts.hostname or "").lower() == "news.google.com" and parts.path.startswith(_GOOGLE_NEWS_PATHS)
+
+
+def article_identity(entry: Entry) -> str:
+    """The key that makes the same article meet across feeds: the canonical link.
+
+    For a Google News redirect: `gnews:<outlet host>/<normalised title>`, with the host from `<source url>`
+    (or the outlet's folded name when there is none).
+    """
+    if is_google_news_link(entry.link):
+        title, _ = split_outlet_suffix(entry.title, entry.outlet)
+        if entry.outlet_url and host_of(entry.outlet_url):
+            outlet_key = host_of(entry.outlet_url)
+        else:
+            outlet_key = normalise_title(entry.outlet or "")
+        return f"gnews:{outlet_key}/{normalise_title(title)}"
+    if entry.link.strip():
+        return canonical_url(entry.link)
+    return f"guid:{entry.guid or ''}"

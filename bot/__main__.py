@@ -15,12 +15,37 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="run the bot (the default)")
     commands.add_parser("migrate", help="apply database migrations and exit")
+    from bot.news import check
+
+    check.add_arguments(
+        commands.add_parser(
+            "check",
+            help="read feeds once and print the stories found (no Discord, no database)",
+            description="Fetch the given feeds once (a folder means every feed file in it; none means the built-in "
+            "sources), run the news pipeline into a temporary in-memory store and print the stories found.",
+        )
+    )
     return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    """`check` needs no settings: no token, no configured database (a temporary in-memory store)."""
+    import logging
+
+    from bot.news.check import run_check
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(run_check(args))
+    except KeyboardInterrupt:
+        return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
+    if command == "check":
+        return _check(args)
     try:
         settings = load_settings()
         if command == "run":

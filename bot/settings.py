@@ -119,7 +119,7 @@ class Settings(BaseSettings):
 def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
     """Read and validate the settings; turn the first problem into a one-line SettingsError."""
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **overrides)
     except ValidationError as exc:
         error = exc.errors()[0]
         variable = str(error["loc"][0]) if error["loc"] else "settings"

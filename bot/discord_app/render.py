@@ -44,7 +44,7 @@ def shorten(text: str, limit: int) -> str:
 def embed_size(embed: discord.Embed) -> int:
     """What counts toward the 6000 limit, as Discord counts it (whitespace trimmed)."""
     total = len((embed.title or "").strip()) + len((embed.description or "").strip())
-    total += sum(len(field.name.strip()) + len(field.value.strip()) for field in embed.fields if field.name)
+    total += sum(len((field.name or "").strip()) + len((field.value or "").strip()) for field in embed.fields)
     total += len((embed.footer.text or "").strip()) + len((embed.author.name or "").strip())
     return total
 

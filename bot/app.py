@@ -16,9 +16,14 @@ import discord
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.accords import load_knowledge
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.accords import DatasetError, load_knowledge
 from bot.discord_app import endpoints
 from bot.discord_app.client import AccordWatchBot, Services
+from bot.news.service import NewsService
+from bot.news.sources import SourcesError, load_sources
+from bot.scheduling import Scheduler
 from bot.settings import Settings, SettingsError
 from bot.store.database import create_engine, migrate
 
@@ -42,6 +47,21 @@ async def open_database(settings: Settings) -> AsyncEngine:
     return engine
 
 
+def schedule_polling(scheduler: Scheduler, news: NewsService, interval: int, now: datetime) -> None:
+    """Poll at start, then every tick; each tick fetches only the sources that are due (own intervals,
+    backoff, Retry-After), so the tick is short while every source keeps its own pace."""
+    tick = max(1, min(60, interval))
+    scheduler.add_job(
+        news.poll_once,
+        IntervalTrigger(seconds=tick),
+        id="poll",
+        name="poll the news sources",
+        next_run_time=now,
+        misfire_grace_time=max(tick, 30),
+        replace_existing=True,
+    )
+
+
 async def migrate_only(settings: Settings) -> None:
     engine = await open_database(settings)
     await engine.dispose()
@@ -51,10 +71,24 @@ async def migrate_only(settings: Settings) -> None:
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings, **bot_options: Any) -> AsyncIterator[AccordWatchBot]:
     """Open the store, load the knowledge, log in and connect; yield the bot once it is ready."""
-    knowledge = load_knowledge()
+    try:
+        knowledge = load_knowledge()
+    except DatasetError as exc:
+        raise StartupError(f"the accords dataset is invalid: {exc}") from None
+    try:
+        sources = load_sources(settings.SOURCES_FILE)
+    except SourcesError as exc:
+        raise SettingsError("SOURCES_FILE", str(exc)) from None
     engine = await open_database(settings)
     endpoints.apply(settings.DISCORD_API_BASE, settings.DISCORD_GATEWAY_URL)
-    services = Services(knowledge=knowledge, engine=engine, clock=lambda: datetime.now(UTC))
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    news = NewsService(engine, sources, clock, default_interval=settings.POLL_INTERVAL)
+    scheduler = Scheduler()
+    schedule_polling(scheduler, news, settings.POLL_INTERVAL, clock())
+    services = Services(knowledge=knowledge, engine=engine, clock=clock, news=news, scheduler=scheduler)
     bot = AccordWatchBot(settings=settings, services=services, **bot_options)
     try:
         async with bot:
@@ -76,6 +110,7 @@ async def running_bot(settings: Settings, **bot_options: Any) -> AsyncIterator[A
                 with contextlib.suppress(asyncio.CancelledError, discord.DiscordException, OSError):
                     await runner
     finally:
+        await news.close()
         await engine.dispose()
 
 

@@ -14,6 +14,8 @@ from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.accords import Knowledge
+from bot.news.service import NewsService
+from bot.scheduling import Scheduler
 from bot.settings import Settings
 from bot.store.guilds import mark_removed, record_guild
 
@@ -27,6 +29,8 @@ class Services:
     knowledge: Knowledge
     engine: AsyncEngine
     clock: Callable[[], datetime]
+    news: NewsService
+    scheduler: Scheduler
 
 
 class AccordWatchBot(commands.Bot):
@@ -47,6 +51,7 @@ class AccordWatchBot(commands.Bot):
     async def setup_hook(self) -> None:
         from bot.discord_app import cogs, errors
 
+        self.services.scheduler.start()  # jobs run on this loop from now on; close() stops them
         self.tree.error(errors.on_app_command_error)
         for cog in cogs.build(self):
             await self.add_cog(cog)
@@ -75,6 +80,8 @@ class AccordWatchBot(commands.Bot):
 
     async def close(self) -> None:
         try:
+            if self.services.scheduler.running:
+                self.services.scheduler.shutdown(wait=False)
             await super().close()
         finally:
             self.closed.set()

@@ -23,6 +23,8 @@ from bot.discord_app.cogs.members import MembersCog
 from bot.discord_app.cogs.timeline import TimelineCog
 from bot.discord_app.pager import REFUSAL, Pager
 from bot.discord_app.render import EMBED_TOTAL_LIMIT, embed_size
+from bot.news.service import NewsService
+from bot.scheduling import Scheduler
 from bot.store.database import create_engine
 
 KNOWLEDGE = load_knowledge()
@@ -52,11 +54,17 @@ def sent(interaction: Any) -> dict[str, Any]:
 @pytest.fixture
 async def bot() -> AsyncIterator[commands.Bot]:
     engine = create_engine("sqlite:///:memory:")
-    services = Services(knowledge=KNOWLEDGE, engine=engine, clock=lambda: datetime.now(UTC))
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    news = NewsService(engine, (), clock, default_interval=600)
+    services = Services(knowledge=KNOWLEDGE, engine=engine, clock=clock, news=news, scheduler=Scheduler())
     client = commands.Bot(command_prefix="!", intents=discord.Intents.none())
     for cog in (MembersCog(services), TimelineCog(services), HelpCog()):
         await client.add_cog(cog)
     yield client
+    await news.close()
     await engine.dispose()
 
 

@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import discord
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
-
-from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.accords import DatasetError, load_knowledge
 from bot.discord_app import endpoints

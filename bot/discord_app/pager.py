@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import discord
 
 REFUSAL = "Only the person who ran this command can turn its pages. Run it yourself to get your own copy."
@@ -36,11 +38,11 @@ class Pager(discord.ui.View):
         await interaction.response.edit_message(embed=self.current, view=self)
 
     @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary, custom_id="pager:previous")
-    async def previous(self, interaction: discord.Interaction, _button: discord.ui.Button["Pager"]) -> None:
+    async def previous(self, interaction: discord.Interaction, _button: discord.ui.Button[Pager]) -> None:
         await self._show(interaction, self.index - 1)
 
     @discord.ui.button(label="Next", style=discord.ButtonStyle.primary, custom_id="pager:next")
-    async def next(self, interaction: discord.Interaction, _button: discord.ui.Button["Pager"]) -> None:
+    async def next(self, interaction: discord.Interaction, _button: discord.ui.Button[Pager]) -> None:
         await self._show(interaction, self.index + 1)
 
     async def on_timeout(self) -> None:
@@ -48,17 +50,16 @@ class Pager(discord.ui.View):
         self.previous.disabled = True
         self.next.disabled = True
         if self.message is not None:
-            try:
+            # The message may be deleted or the token expired: then there is nothing left to grey out.
+            with contextlib.suppress(discord.HTTPException):
                 await self.message.edit(view=self)
-            except discord.HTTPException:
-                pass  # the message was deleted or the token expired: nothing left to grey out
 
 
-async def send_pages(interaction: discord.Interaction, pages: list[discord.Embed], *, timeout: float = 300.0) -> None:
+async def send_pages(interaction: discord.Interaction, pages: list[discord.Embed], *, idle: float = 300.0) -> None:
     """Answer with the first page, and buttons only when there is more than one."""
     if len(pages) == 1:
         await interaction.response.send_message(embed=pages[0])
         return
-    pager = Pager(pages, owner_id=interaction.user.id, timeout=timeout)
+    pager = Pager(pages, owner_id=interaction.user.id, timeout=idle)
     await interaction.response.send_message(embed=pager.current, view=pager)
     pager.message = await interaction.original_response()

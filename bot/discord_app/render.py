@@ -62,7 +62,8 @@ class Item:
     value: str
 
     def clipped(self) -> Item:
-        return Item(shorten(self.name, FIELD_NAME_LIMIT) or "\u200b", shorten(self.value, FIELD_VALUE_LIMIT) or "\u200b")
+        blank = "\u200b"  # Discord refuses an empty field name or value
+        return Item(shorten(self.name, FIELD_NAME_LIMIT) or blank, shorten(self.value, FIELD_VALUE_LIMIT) or blank)
 
 
 def paginate(items: Sequence[Item], *, per_page: int, budget: int) -> list[list[Item]]:

@@ -77,7 +77,7 @@ class TimelineCog(commands.Cog):
             await interaction.response.send_message(result.empty_reason or "No events match.", ephemeral=True)
             return
         pages = timeline_pages(result.events, describe_filters(country, year, kind))
-        await send_pages(interaction, pages, timeout=PAGE_TIMEOUT)
+        await send_pages(interaction, pages, idle=PAGE_TIMEOUT)
 
     @timeline.autocomplete("country")
     async def _country(self, _interaction: discord.Interaction, typed: str) -> list[app_commands.Choice[str]]:

@@ -1,0 +1,128 @@
+"""Stories to embeds: digest messages, alerts, `/story` and `/latest` answers, within Discord's limits.
+
+News text is escaped (markdown and mentions neutralised) and every message is sent with mentions off except
+an alert's chosen role; a digest too long for one message is split over several, and no story is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import discord
+
+from bot.countries import by_key
+from bot.discord_app.flags import with_flag
+from bot.discord_app.render import EMBED_TOTAL_LIMIT, Item, build_embed, escape, paginate, shorten
+from bot.news.models import Story
+
+STORIES_PER_MESSAGE = 8
+# Room left for the title, description and footer of each message within the 6000-character limit.
+MESSAGE_BUDGET = EMBED_TOTAL_LIMIT - 700
+LINKS_PER_STORY = 5
+
+
+def country_names(keys: Sequence[str]) -> str:
+    names = []
+    for key in keys:
+        try:
+            names.append(with_flag(by_key(key)))
+        except KeyError:
+            names.append(key)
+    return ", ".join(names)
+
+
+def event_line(story: Story) -> str:
+    if story.event is None:
+        return ""
+    kind = story.event.kind.value.replace("_", " ").capitalize()
+    about = country_names(story.event.countries)
+    return f"{kind}: {about}" if about else kind
+
+
+def _link(title: str, url: str) -> str:
+    return f"[{escape(shorten(title, 60))}]({url})"
+
+
+def story_item(story: Story, *, links: int = LINKS_PER_STORY) -> Item:
+    """One story as a field: its headline, then event, countries, outlets and links."""
+    outlets = story.outlets
+    lines = []
+    event = event_line(story)
+    if event:
+        lines.append(f"**{event}**")
+    if story.countries:
+        lines.append(country_names(story.countries[:6]))
+    shown = story.articles[:links]
+    lines.append(" · ".join(_link(article.outlet, article.url) for article in shown))
+    more = len(story.articles) - len(shown)
+    count = f"{len(outlets)} outlet{'s' if len(outlets) != 1 else ''}"
+    lines.append(f"{count}{f', {more} more link(s)' if more > 0 else ''} · `/story {story.id}`")
+    return Item(escape(story.title), "\n".join(line for line in lines if line))
+
+
+def digest_messages(stories: Sequence[Story], *, since: datetime, until: datetime) -> list[discord.Embed]:
+    """The digest as one embed per message, as many messages as the limits need; every story appears once."""
+    pages = paginate([story_item(story) for story in stories], per_page=STORIES_PER_MESSAGE, budget=MESSAGE_BUDGET)
+    total = len(pages)
+    span = f"{since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC"
+    title = f"Accord Watch digest: {len(stories)} new stor{'y' if len(stories) == 1 else 'ies'}"
+    return [
+        build_embed(
+            title=title if total == 1 else f"{title} ({number}/{total})",
+            description=f"New since the last digest ({span}), most important first.",
+            items=page,
+            footer=f"Part {number} of {total}" if total > 1 else "Ask /story with a story's number for every link.",
+        )
+        for number, page in enumerate(pages, start=1)
+    ]
+
+
+def alert_embed(story: Story) -> discord.Embed:
+    item = story_item(story)
+    return build_embed(
+        title=shorten(f"Breaking: {story.title}", 256),
+        description=item.value,
+        url=story.url,
+        footer=f"Story {story.id} · updated as more outlets report it",
+    )
+
+
+def alert_content(role_id: int | None) -> str:
+    return f"<@&{role_id}> New development" if role_id else ""
+
+
+def alert_mentions(role_id: int | None) -> discord.AllowedMentions:
+    """Only the chosen role may be pinged; never @everyone, users or other roles from news text."""
+    roles: list[discord.Object] = [discord.Object(id=role_id)] if role_id else []
+    return discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False)
+
+
+def story_pages(story: Story) -> list[discord.Embed]:
+    """`/story`: the story's facts, then every article's link, over as many pages as needed."""
+    head = story_item(story, links=0)
+    facts = head.value.rsplit("\n", 1)[0] if "\n" in head.value else ""
+    items = [
+        Item(escape(article.outlet), f"{_link(article.title, article.url)} · {article.published:%Y-%m-%d %H:%M} UTC")
+        for article in story.articles
+    ]
+    pages = paginate(items, per_page=20, budget=MESSAGE_BUDGET - len(facts))
+    description = f"{facts}\nFirst seen {story.first_seen:%Y-%m-%d %H:%M} UTC · importance {story.score:g}"
+    return [
+        build_embed(
+            title=escape(story.title),
+            url=story.url,
+            description=description,
+            items=page,
+            footer=f"Story {story.id} · page {number} of {len(pages)} · {len(story.articles)} article(s)",
+        )
+        for number, page in enumerate(pages or [[]], start=1)
+    ]
+
+
+def latest_pages(stories: Sequence[Story], heading: str) -> list[discord.Embed]:
+    pages = paginate([story_item(story, links=3) for story in stories], per_page=6, budget=MESSAGE_BUDGET)
+    return [
+        build_embed(title=heading, items=page, footer=f"Page {number} of {len(pages)}")
+        for number, page in enumerate(pages, start=1)
+    ]

@@ -37,7 +37,7 @@ from urllib.parse import urljoin
 from lxml import etree
 
 from bot.news.models import Entry, ParsedFeed, Source
-from bot.news.urls import is_google_news_link, split_outlet_suffix
+from bot.news.urls import is_google_news_link, outlet_name, split_outlet_suffix
 
 SUMMARY_MAX_CHARS = 2000
 
@@ -312,7 +312,7 @@ def _parse_json(body: bytes, source: Source) -> ParsedFeed:
                 summary=summary,
                 published=published,
                 authors=_json_authors(item) or feed_authors,
-                outlet=feed_title or source.name,
+                outlet=outlet_name(feed_title, feed_link) or source.name,
                 guid=str(item_id) if isinstance(item_id, (str, int)) else None,
                 language=_str(item.get("language")).strip() or feed_language,
             )
@@ -452,11 +452,8 @@ def _parse_rss(root: Any, source: Source) -> ParsedFeed:
     items = [c for ns, local, c in _children(root) if ns == "" and local == "item"]
     if channel is not None:
         items += [c for ns, local, c in _children(channel) if ns == "" and local == "item"]
-    entries = [
-        entry
-        for item in items
-        if (entry := _rss_item(item, base, feed_title or source.name, feed_language)) is not None
-    ]
+    outlet = outlet_name(feed_title, feed_link) or source.name
+    entries = [entry for item in items if (entry := _rss_item(item, base, outlet, feed_language)) is not None]
     return ParsedFeed(title=feed_title or None, link=feed_link or None, entries=tuple(entries))
 
 
@@ -578,7 +575,7 @@ def _parse_atom(root: Any, source: Source) -> ParsedFeed:
                 summary=summary,
                 published=published,
                 authors=tuple(authors),
-                outlet=feed_title or source.name,
+                outlet=outlet_name(feed_title, feed_link) or source.name,
                 guid=guid or None,
                 language=element.get(_XML_LANG) or feed_language,
             )

@@ -197,3 +197,27 @@ def article_identity(entry: Entry) -> str:
     if entry.link.strip():
         return canonical_url(entry.link)
     return f"guid:{entry.guid or ''}"
+
+
+_TITLE_PARTS = re.compile(r"\s+[-|–—:]\s+")
+# Host labels that name no outlet ("edition.cnn.com", "feeds.bbci.co.uk").
+_GENERIC = frozenset({"www", "rss", "feed", "feeds", "edition", "com", "org", "net", "news", "app", "api"})
+_TLD = re.compile(r"\.(com|net|org|co\.uk|co|news|tv)$", re.IGNORECASE)
+
+
+def outlet_name(feed_title: str | None, feed_link: str | None = None) -> str | None:
+    """A readable outlet name from a feed's title: "CNN.com - RSS Channel - App International Edition" → "CNN",
+    "BBC News - Home" → "BBC News", "World news | The Guardian" → "The Guardian".
+
+    Feed titles pile a section and a tagline around the outlet's name; the part that names the outlet is the one
+    holding the main label of the feed's host (cnn, bbc, theguardian), else the first part.
+    """
+    if not feed_title or not feed_title.strip():
+        return None
+    parts = [part.strip() for part in _TITLE_PARTS.split(feed_title.strip()) if part.strip()]
+    labels = [label for label in host_of(feed_link or "").split(".") if len(label) > 2 and label not in _GENERIC]
+    folded = [re.sub(r"[^a-z0-9]", "", part.casefold()) for part in parts]
+    chosen = next(
+        (part for part, text in zip(parts, folded, strict=True) if any(lb in text for lb in labels)), parts[0]
+    )
+    return _TLD.sub("", chosen) or chosen

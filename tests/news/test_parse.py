@@ -40,7 +40,7 @@ def test_rss20_real_corpus_feed() -> None:
         summary="Two young businessmen who started their ventures when they were at school share their advice on how "
         "to sustain your business during the pandemic.",
         published=utc(2020, 9, 15, 23, 8, 55),
-        outlet="BBC News - Home",
+        outlet="BBC News",  # the outlet part of the feed title "BBC News - Home"
         guid="https://www.bbc.co.uk/news/business-54149987",
     )
     assert feed.entries[-1].title == "Housing crisis: The 59-year-old woman who lives in a van"

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from bot.news.models import Entry, Source
 from bot.news.parse import parse_feed
-from bot.news.urls import article_identity, canonical_url, host_of, normalise_title, split_outlet_suffix
+from bot.news.urls import (
+    article_identity,
+    canonical_url,
+    host_of,
+    normalise_title,
+    outlet_name,
+    split_outlet_suffix,
+)
 
 
 @pytest.mark.parametrize(
@@ -164,3 +171,18 @@ def test_identity_of_google_news_items_from_outlet_host_and_title() -> None:
 
 def test_identity_without_link_falls_back_to_guid() -> None:
     assert article_identity(Entry(title="x", link="  ", guid="abc")) == "guid:abc"
+
+
+@pytest.mark.parametrize(
+    ("title", "link", "outlet"),
+    [
+        ("CNN.com - RSS Channel - App International Edition", "https://edition.cnn.com/", "CNN"),
+        ("BBC News - Home", "https://www.bbc.co.uk/news/", "BBC News"),
+        ("World news | The Guardian", "https://www.theguardian.com/world", "The Guardian"),
+        ("The Times of Israel", "https://www.timesofisrael.com", "The Times of Israel"),
+        ("Section - Tagline", None, "Section"),
+        ("", None, None),
+    ],
+)
+def test_outlet_name_from_feed_title(title: str, link: str | None, outlet: str | None) -> None:
+    assert outlet_name(title, link) == outlet

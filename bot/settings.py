@@ -137,3 +137,5 @@ def configure_logging(level: str) -> None:
     # discord.py logs every gateway event at DEBUG; keep it readable unless asked.
     if level != "DEBUG":
         logging.getLogger("discord").setLevel(logging.WARNING)
+    # The bot never joins voice: discord.py's warning that voice libraries are missing is noise here.
+    logging.getLogger("discord.client").addFilter(lambda record: "voice will NOT be supported" not in record.msg)

@@ -138,4 +138,4 @@ def configure_logging(level: str) -> None:
     if level != "DEBUG":
         logging.getLogger("discord").setLevel(logging.WARNING)
     # The bot never joins voice: discord.py's warning that voice libraries are missing is noise here.
-    logging.getLogger("discord.client").addFilter(lambda record: "voice will NOT be supported" not in record.msg)
+    logging.getLogger("discord.client").addFilter(lambda record: "voice will NOT" not in record.getMessage())

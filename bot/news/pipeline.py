@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -57,6 +57,11 @@ class ParseFeed(Protocol):
 class Topic:
     name: str
     query: Query
+
+
+# Called at the start of each poll for the topics to match beside the fixed ones: servers add and remove topics
+# while the bot runs (bot.delivery's `all_topics`), and a topic added between two polls applies from the next.
+TopicProvider = Callable[[], Awaitable[Sequence[Topic]]]
 
 
 def anchors(node: Node) -> frozenset[str] | None:
@@ -170,23 +175,41 @@ class Poller:
         *,
         parse: ParseFeed = parse_feed,
         topics: Sequence[Topic] = (),
+        topic_provider: TopicProvider | None = None,
         window: timedelta = DEFAULT_WINDOW,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
         self._clock = clock
         self._parse = parse
-        self._topics = [default_topic()]
-        for topic in topics:  # a name used twice keeps its first query
-            if all(topic.name != known.name for known in self._topics):
-                self._topics.append(topic)
+        self._fixed = tuple(topics)
+        self._provider = topic_provider
         self._window = window
-        self._anchors = [anchors(topic.query.root) for topic in self._topics]
+        self._topics: list[Topic] = []
+        self._anchors: list[frozenset[str] | None] = []
+        self._anchor_cache: dict[Query, frozenset[str] | None] = {}
+        self._set_topics(())
+
+    def _set_topics(self, provided: Sequence[Topic]) -> None:
+        """The default topic, then the fixed ones, then the provided ones; a name used twice keeps its first query."""
+        chosen: dict[str, Topic] = {}
+        for topic in (default_topic(), *self._fixed, *provided):
+            chosen.setdefault(topic.name, topic)
+        self._topics = list(chosen.values())
+        cache = self._anchor_cache
+        self._anchors = [
+            cache[t.query] if t.query in cache else cache.setdefault(t.query, anchors(t.query.root))
+            for t in self._topics
+        ]
+        if len(cache) > 4 * len(self._topics) + 64:  # queries of removed topics: forget them now and then
+            self._anchor_cache = {t.query: a for t, a in zip(self._topics, self._anchors, strict=True)}
 
     async def poll(
         self, sources: Sequence[Source], *, since: datetime | None = None, force: bool = False, explain: bool = False
     ) -> PollReport:
         """Poll the due sources (all of them with `force`); entries published before `since` are skipped."""
+        if self._provider is not None:
+            self._set_topics(await self._provider())
         now = self._clock()
         timer = _Timer()
         sources = list({source.url: source for source in sources}.values())

@@ -18,10 +18,12 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 
@@ -140,4 +142,103 @@ articles = Table(
     Column("matched_terms", Text, nullable=False, server_default="[]"),
     Column("story_id", Integer, ForeignKey("stories.id", ondelete="SET NULL"), nullable=True),
     Index("ix_articles_story_id", "story_id"),
+)
+
+
+# --- delivery (bot.delivery) ------------------------------------------------------------------------------------
+
+# Servers whose delivery settings were set up: a server gets the built-in topic once, on its first row here, so an
+# admin who removed the built-in topic does not see it come back at the next start.
+delivery_guilds = Table(
+    "delivery_guilds",
+    metadata,
+    Column("guild_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# A server's watched topics. `query` NULL is the built-in topic: it follows the bot's DEFAULT_TOPIC as that
+# improves, instead of freezing the text of the day the server joined.
+guild_topics = Table(
+    "guild_topics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("name", String(32), nullable=False),
+    Column("query", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("guild_id", "name"),
+)
+
+# One row per subscribed channel. `topics` is a JSON list of the server's topic names, NULL for all of them;
+# `min_importance` NULL is the default alert threshold; `last_digest_at` is the end of the last complete digest.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("guild_id", BigInteger, nullable=False, index=True),
+    Column("channel_id", BigInteger, nullable=False, unique=True),
+    Column("mode", String(10), nullable=False),
+    Column("schedule", String(64), nullable=True),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("min_importance", Float, nullable=True),
+    Column("role_id", BigInteger, nullable=True),
+    Column("topics", Text, nullable=True),
+    Column("quiet_hours", String(32), nullable=True),
+    Column("paused_reason", Text, nullable=True),
+    Column("paused_at", UtcDateTime, nullable=True),
+    Column("last_digest_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# The outbox: a row is written before a message is sent and marked sent after Discord accepted it (see
+# bot.delivery.service). `batch` groups the parts of one digest, `covers_until` is the end of the period it covers;
+# for an edit, `message_id` is the message to edit.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("story_ids", Text, nullable=False, server_default="[]"),
+    Column("part", Integer, nullable=False, server_default="1"),
+    Column("parts", Integer, nullable=False, server_default="1"),
+    Column("batch", String(32), nullable=True, index=True),
+    Column("covers_until", UtcDateTime, nullable=True),
+    Column("nonce", String(25), nullable=False, unique=True),
+    Column("state", String(10), nullable=False, index=True),
+    Column("message_id", BigInteger, nullable=True),
+    Column("story_version", String(40), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Column("error", Text, nullable=True),
+)
+
+# The alert message of each story in each channel and the story version it shows: a separate table, not the
+# outbox, because planning alerts asks "was this pair alerted, at which version?" for many pairs at once, and
+# a keyed row answers that by index where the outbox's JSON list of story ids could not.
+alerts_sent = Table(
+    "alerts_sent",
+    metadata,
+    Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("story_id", Integer, nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("version", String(40), nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("subscription_id", "story_id"),
+)
+
+# A server's own feeds (the owner's copy; the fetch state is per URL in source_states). `disabled_at` is set after
+# repeated failures; adding the URL again enables it.
+guild_sources = Table(
+    "guild_sources",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("added_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime, nullable=True),
+    Column("disabled_reason", Text, nullable=True),
+    UniqueConstraint("guild_id", "url"),
 )

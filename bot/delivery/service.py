@@ -1,0 +1,630 @@
+"""Delivery: what to send where and when. The API the Discord layer calls; it knows nothing of Discord.
+
+Exactly once, by an outbox (`deliveries`):
+1. Before sending, `begin_digest` / `begin_alert` / `begin` record the intent: the channel, the stories, and a
+   fresh nonce. All the parts of a digest are recorded in one transaction, before the first is sent.
+2. The Discord layer sends with that nonce and `enforce_nonce`, then calls `mark_sent` with the message id only
+   after Discord accepted it. A permanent refusal is `mark_failed` (with `pause` or `remove_channel`).
+3. At start, `pending()` lists the records never marked: the Discord layer sends each again with its nonce. If
+   the first send did reach Discord, Discord answers the resend with the same message instead of posting a second
+   one (Discord keeps nonces for a few minutes only: after a longer outage a message sent just before the crash
+   can be posted twice, the one case where "once" degrades to "at least once", never to "lost").
+What that gives:
+- a story is recorded as delivered to a channel (alerts: `alerts_sent`; digests: the subscription's
+  `last_digest_at`) only inside `mark_sent`, so a crash before it loses nothing;
+- a digest counts as done only when all its parts are sent: a restart after part 1 of 3 finishes parts 2 and 3
+  (`unfinished_digests`), and planning never repeats stories that a recorded digest already carries;
+- a failed part fails the rest of its digest, `last_digest_at` stays put, and the next digest carries the
+  stories of the failed parts (not those of parts already sent); a failed alert is planned again after `resume`.
+
+Which stories: a story counts from the moment the bot first saw a *fresh* article of it, one whose own published
+time was within `max_article_age` of when the bot saw it. A story made only of old articles (a feed republishing
+its archive, a newly added source) is stored and searchable but never delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.accords.model import TimelineEvent
+from bot.countries import by_key
+from bot.delivery._wallclock import ScheduleError
+from bot.delivery.quiet_hours import parse_quiet_hours
+from bot.delivery.schedules import parse_schedule
+from bot.delivery.store import DeliveryStore
+from bot.delivery.timezones import parse_timezone
+from bot.delivery.values import (
+    DEFAULT_SCHEDULE,
+    MAX_SOURCES,
+    MAX_TOPICS,
+    MODES,
+    AlertAction,
+    DeliveryError,
+    DeliveryKind,
+    DigestPlan,
+    GuildStatus,
+    NextDigest,
+    PendingDelivery,
+    QueryHit,
+    ReportedMember,
+    SourceHealth,
+    SourceInfo,
+    Subscription,
+    TopicInfo,
+    UnfinishedDigest,
+)
+from bot.news.models import EventKind, Source, SourceState, Story
+from bot.news.pipeline import Topic, default_topic
+from bot.news.stories import outlet_key
+from bot.news.topics import Query, QueryError, parse_query
+from bot.store.news import NewsStore
+
+__all__ = ["Delivery", "DeliveryError", "story_version"]
+
+_TOPIC_NAME = re.compile(r"^[a-z0-9_-]{1,32}$")
+FIRST_DIGEST_SPAN = timedelta(hours=24)
+# Alerts look at stories seen in the last 48 hours: the clustering window, beyond which a story no longer grows,
+# and longer than any quiet hours hold an alert.
+ALERT_LOOKBACK = timedelta(hours=48)
+LATEST_SPAN = timedelta(days=30)
+# Stories read per planning query. Far above what a day brings (the 500-feed benchmark makes about 100 stories),
+# and the read is ordered by importance, so only the least important could ever be left out.
+_SCAN = 5000
+_REPORTED_KINDS = (EventKind.INTENT_TO_JOIN, EventKind.JOINED, EventKind.SIGNING)
+_COUNTERPARTIES = frozenset({"IL", "US"})  # in nearly every story; not the country a report is about
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> Query:
+    return parse_query(text)
+
+
+def story_version(story: Story) -> str:
+    """What an alert shows that can change: the number of independent outlets and the event kind."""
+    outlets = len({outlet_key(article) for article in story.articles})
+    return f"{outlets}:{story.event.kind.value if story.event else '-'}"
+
+
+def _independent_outlets(story: Story) -> tuple[str, ...]:
+    """One outlet name per independent outlet (distinct hosts, bot.news.stories.outlet_key), first seen first."""
+    names: dict[str, str] = {}
+    for article in sorted(story.articles, key=lambda a: (a.first_seen, a.published, a.url)):
+        names.setdefault(outlet_key(article), article.outlet)
+    return tuple(names.values())
+
+
+class Delivery:
+    """Topics, subscriptions, digests, alerts, the outbox and server sources over one database."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        news: NewsStore,
+        clock: Callable[[], datetime],
+        *,
+        max_article_age: timedelta | None,
+        source_cap: int = MAX_SOURCES,
+    ) -> None:
+        self.store = DeliveryStore(engine)
+        self._news = news
+        self._clock = clock
+        self._max_age = max_article_age if max_article_age else None  # 0 turns the check off
+        self._source_cap = source_cap
+
+    # --- topics ----------------------------------------------------------------------------------------------
+
+    async def ensure_guild(self, guild_id: int) -> None:
+        """Give a server seen for the first time its built-in topic (once: a removed built-in stays removed)."""
+        await self.store.ensure_guild(guild_id, self._clock())
+
+    async def add_topic(self, guild_id: int, name: str, query: str) -> TopicInfo:
+        """Watch a new topic; DeliveryError for a bad name, a bad query (with its position), a duplicate or the cap."""
+        name = name.strip().lower()
+        if not _TOPIC_NAME.match(name):
+            raise DeliveryError("a topic name is 1 to 32 characters: lower-case letters, digits, '-' or '_'")
+        try:
+            parsed = parse_query(query)
+        except QueryError as exc:
+            raise DeliveryError(exc.message, exc.position) from None
+        await self.ensure_guild(guild_id)
+        result = await self.store.add_topic(guild_id, name, parsed.text, self._clock(), MAX_TOPICS)
+        if result == "cap":
+            raise DeliveryError(f"a server can watch at most {MAX_TOPICS} topics; remove one first")
+        if result == "exists":
+            raise DeliveryError(f"there is already a topic named {name!r}; remove it first to change its query")
+        assert not isinstance(result, str)
+        return result
+
+    async def remove_topic(self, guild_id: int, name: str) -> bool:
+        """Stop watching a topic; DeliveryError while a subscription lists it (its channel would go silent)."""
+        name = name.strip().lower()
+        users = [s for s in await self.store.subscriptions(guild_id=guild_id) if s.topics and name in s.topics]
+        if users:
+            raise DeliveryError(
+                f"topic {name!r} is used by {len(users)} subscription(s); subscribe those channels again without it"
+            )
+        return await self.store.remove_topic(guild_id, name)
+
+    async def list_topics(self, guild_id: int) -> list[TopicInfo]:
+        """The server's topics, the built-in first."""
+        await self.ensure_guild(guild_id)
+        return await self.store.topics(guild_id)
+
+    async def test_query(self, query: str, days: int = 7, limit: int = 25) -> list[QueryHit]:
+        """Stored stories of the last `days` that `query` matches, newest first, with the terms that matched."""
+        try:
+            parsed = parse_query(query)
+        except QueryError as exc:
+            raise DeliveryError(exc.message, exc.position) from None
+        if not 1 <= days <= 30:
+            raise DeliveryError("days must be from 1 to 30")
+        stories = await self._news.recent_stories(self._clock() - timedelta(days=days), limit=_SCAN)
+        hits: list[QueryHit] = []
+        for story in sorted(stories, key=lambda s: (s.first_seen, s.id), reverse=True):
+            terms: dict[str, None] = {}
+            for article in story.articles:
+                found = parsed.match(article.title, article.summary)
+                if found is not None:
+                    terms.update(dict.fromkeys(found.terms))
+            if terms:
+                hits.append(QueryHit(story, tuple(terms)))
+                if len(hits) >= limit:
+                    break
+        return hits
+
+    async def all_topics(self) -> list[Topic]:
+        """The poller's topics: the default, then every server's own, named f"{guild_id}:{name}"."""
+        topics = [default_topic()]
+        for info in await self.store.all_custom_topics():
+            try:
+                topics.append(Topic(info.tag, _parsed(info.query)))
+            except QueryError:  # stored by an older, laxer parser: skipped rather than failing every poll
+                continue
+        return topics
+
+    # --- subscriptions ---------------------------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        guild_id: int,
+        channel_id: int,
+        *,
+        mode: str,
+        schedule: str | None = None,
+        timezone: str = "UTC",
+        min_importance: float | None = None,
+        role_id: int | None = None,
+        topics: Sequence[str] | None = None,
+        quiet_hours: str | None = None,
+    ) -> Subscription:
+        """Create or replace a channel's subscription; DeliveryError says which input is wrong and how to fix it."""
+        if mode not in MODES:
+            raise DeliveryError(f"mode must be one of {', '.join(MODES)}")
+        digests, alerts = mode in ("digest", "both"), mode in ("alerts", "both")
+        try:
+            zone = parse_timezone(timezone)
+            canonical_schedule = None
+            if digests:
+                canonical_schedule = parse_schedule(schedule or DEFAULT_SCHEDULE).text
+            elif schedule:
+                raise DeliveryError("a schedule is for digests; use mode digest or both, or leave it out")
+            canonical_quiet = parse_quiet_hours(quiet_hours).text if quiet_hours else None
+        except ScheduleError as exc:
+            raise DeliveryError(str(exc)) from None
+        if not alerts:
+            for given, what in ((min_importance, "min_importance"), (role_id, "role"), (quiet_hours, "quiet_hours")):
+                if given is not None:
+                    raise DeliveryError(f"{what} is for alerts; use mode alerts or both, or leave it out")
+        if min_importance is not None and not (math.isfinite(min_importance) and 0 <= min_importance <= 100):
+            raise DeliveryError("min_importance must be a number from 0 to 100")
+        names: list[str] | None = None
+        if topics is not None:
+            names = list(dict.fromkeys(name.strip().lower() for name in topics if name.strip()))
+            if not names:
+                raise DeliveryError("name at least one topic, or leave topics out for all of the server's topics")
+            known = {t.name for t in await self.list_topics(guild_id)}
+            unknown = [name for name in names if name not in known]
+            if unknown:
+                raise DeliveryError(
+                    f"unknown topic(s): {', '.join(unknown)}; this server watches {', '.join(sorted(known)) or 'none'}"
+                )
+        else:
+            await self.ensure_guild(guild_id)
+        values = {
+            "guild_id": guild_id,
+            "channel_id": channel_id,
+            "mode": mode,
+            "schedule": canonical_schedule,
+            "timezone": zone.key,
+            "min_importance": min_importance,
+            "role_id": role_id,
+            "topics": None if names is None else json.dumps(names),
+            "quiet_hours": canonical_quiet,
+        }
+        return await self.store.save_subscription(values, self._clock())
+
+    async def unsubscribe(self, guild_id: int, channel_id: int) -> bool:
+        """Drop a channel's subscription and its delivery records; False when it had none."""
+        return await self.store.delete_subscription(channel_id, guild_id)
+
+    async def subscriptions(self, guild_id: int) -> list[Subscription]:
+        """The server's subscriptions, oldest first."""
+        return await self.store.subscriptions(guild_id=guild_id)
+
+    async def subscription(self, channel_id: int) -> Subscription | None:
+        """The channel's subscription, or None."""
+        found = await self.store.subscriptions(channel_id=channel_id)
+        return found[0] if found else None
+
+    async def subscription_by_id(self, subscription_id: int) -> Subscription | None:
+        """A subscription by id (what scheduler jobs hold), or None once it was removed."""
+        found = await self.store.subscriptions(subscription_id=subscription_id)
+        return found[0] if found else None
+
+    async def all_active_subscriptions(self) -> list[Subscription]:
+        """Every subscription not paused, of servers still with the bot: to rebuild the scheduler's jobs at start."""
+        return await self.store.active_subscriptions()
+
+    @staticmethod
+    def next_digest_at(sub: Subscription, now: datetime) -> datetime | None:
+        """When the subscription's next digest fires after `now` (aware UTC), or None without digests."""
+        if not sub.digests or sub.schedule is None:
+            return None
+        return parse_schedule(sub.schedule).next_after(now, ZoneInfo(sub.timezone))
+
+    # --- digests ---------------------------------------------------------------------------------------------
+
+    def delivered_from(self, story: Story) -> datetime | None:
+        """When the story became deliverable: the first time the bot saw a fresh article of it (None: never)."""
+        if self._max_age is None:
+            return story.first_seen
+        fresh = [a.first_seen for a in story.articles if a.first_seen - a.published <= self._max_age]
+        return min(fresh) if fresh else None
+
+    async def plan_digest(self, subscription_id: int, now: datetime) -> DigestPlan:
+        """The next digest of a subscription: new matching stories since its last digest, most important first."""
+        sub = await self.subscription_by_id(subscription_id)
+        if sub is None:
+            raise DeliveryError("this channel is no longer subscribed")
+        since = sub.last_digest_at or now - FIRST_DIGEST_SPAN
+        tags = await self._tags(sub)
+        on_their_way = await self.store.digest_story_ids(sub.id, since)
+        chosen = []
+        for story in await self._news.recent_stories(since, limit=_SCAN):
+            start = self.delivered_from(story)
+            if start is None or not since < start <= now or story.id in on_their_way:
+                continue
+            if tags.intersection(story.topics):
+                chosen.append((story, start))
+        chosen.sort(key=lambda pair: (-pair[0].score, -pair[1].timestamp(), -pair[0].id))
+        return DigestPlan(sub, tuple(story for story, _ in chosen), since, now)
+
+    async def begin_digest(self, plan: DigestPlan, parts: Sequence[Sequence[int]]) -> list[PendingDelivery]:
+        """Record every part of a digest (story ids per message) before sending the first; no parts marks the
+        period covered at once (nothing new: nothing to send, and the next digest starts from `plan.until`)."""
+        sub = plan.subscription
+        if not parts:
+            await self.store.complete_digest(sub.id, plan.until)
+            return []
+        batch = uuid.uuid4().hex
+        rows = [
+            {
+                "subscription_id": sub.id,
+                "channel_id": sub.channel_id,
+                "kind": "digest",
+                "story_ids": list(ids),
+                "part": index,
+                "parts": len(parts),
+                "batch": batch,
+                "covers_until": plan.until,
+            }
+            for index, ids in enumerate(parts, start=1)
+        ]
+        return await self.store.record(rows, self._clock())
+
+    async def unfinished_digests(self) -> list[UnfinishedDigest]:
+        """Digests recorded and not all sent: finish them (send `remaining` in order) rather than planning anew."""
+        groups: dict[str, list[PendingDelivery]] = {}
+        for record in await self.store.pending("digest"):
+            groups.setdefault(record.batch or f"single-{record.id}", []).append(record)
+        return [
+            UnfinishedDigest(
+                records[0].subscription_id,
+                records[0].channel_id,
+                batch,
+                records[0].parts,
+                tuple(sorted(records, key=lambda r: r.part)),
+            )
+            for batch, records in groups.items()
+        ]
+
+    # --- alerts ----------------------------------------------------------------------------------------------
+
+    async def plan_alerts(self, now: datetime) -> list[AlertAction]:
+        """New alerts to post and posted alerts to edit, for every active alert subscription.
+
+        A story is alerted once per channel when its score reaches the subscription's threshold, it matches the
+        channel's topics, it is deliverable (not old news) and it was seen after the channel subscribed. An
+        alert whose story gained outlets or changed event is edited. Quiet hours hold new alerts (they are
+        planned by the first call after the quiet hours end); edits ping nobody, so they are not held.
+        """
+        subs = [s for s in await self.store.active_subscriptions() if s.alerts]
+        if not subs:
+            return []
+        stories = await self._news.recent_stories(now - ALERT_LOOKBACK, limit=_SCAN)
+        sent = await self.store.alerts_sent(s.id for s in subs)
+        open_pairs = await self.store.open_alerts()
+        topics = await self.store.topics_of({s.guild_id for s in subs})
+        actions: list[AlertAction] = []
+        for sub in subs:
+            tags = _tags(sub, topics.get(sub.guild_id, []))
+            quiet = (
+                parse_quiet_hours(sub.quiet_hours).contains(now, ZoneInfo(sub.timezone)) if sub.quiet_hours else False
+            )
+            for story in stories:
+                pair = (sub.id, story.id)
+                if pair in open_pairs or not tags.intersection(story.topics):
+                    continue
+                version = story_version(story)
+                if pair in sent:
+                    message_id, shown = sent[pair]
+                    if shown != version:
+                        actions.append(AlertAction("edit", sub, story, version, message_id))
+                    continue
+                if quiet or story.score < sub.threshold or story.last_seen < sub.created_at:
+                    continue
+                if self.delivered_from(story) is None:
+                    continue
+                actions.append(AlertAction("send", sub, story, version))
+        actions.sort(key=lambda a: (a.action != "send", -a.story.score, a.subscription.id))
+        return actions
+
+    async def begin_alert(self, action: AlertAction) -> PendingDelivery:
+        """Record an alert (or an edit of one) before sending it."""
+        kind: DeliveryKind = "alert" if action.action == "send" else "edit"
+        return await self.begin(
+            action.subscription.id,
+            kind,
+            [action.story.id],
+            version=action.version,
+            message_id=action.message_id,
+        )
+
+    # --- the outbox ------------------------------------------------------------------------------------------
+
+    async def begin(
+        self,
+        subscription_id: int,
+        kind: DeliveryKind,
+        story_ids: Sequence[int],
+        part: int = 1,
+        parts: int = 1,
+        *,
+        version: str | None = None,
+        message_id: int | None = None,
+    ) -> PendingDelivery:
+        """Record one message to send (a fresh nonce) before sending it. Digests: prefer `begin_digest`."""
+        sub = await self.subscription_by_id(subscription_id)
+        if sub is None:
+            raise DeliveryError("this channel is no longer subscribed")
+        if kind in ("alert", "edit") and len(story_ids) != 1:
+            raise ValueError("an alert is about exactly one story")
+        if kind == "edit" and message_id is None:
+            raise ValueError("an edit needs the message to edit")
+        (record,) = await self.store.record(
+            [
+                {
+                    "subscription_id": sub.id,
+                    "channel_id": sub.channel_id,
+                    "kind": kind,
+                    "story_ids": list(story_ids),
+                    "part": part,
+                    "parts": parts,
+                    "story_version": version,
+                    "message_id": message_id,
+                }
+            ],
+            self._clock(),
+        )
+        return record
+
+    async def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> bool:
+        """After Discord accepted the message: record it delivered; False when it was not pending (already done)."""
+        return await self.store.mark_sent(delivery_id, message_id, now)
+
+    async def mark_failed(self, delivery_id: int, error: str) -> bool:
+        """After Discord refused for good: stop resending it (a digest's other unsent parts fail with it)."""
+        return await self.store.mark_failed(delivery_id, error)
+
+    async def pending(self) -> list[PendingDelivery]:
+        """Records never marked sent or failed, oldest first: resend each with its nonce at start."""
+        return await self.store.pending()
+
+    # --- when Discord says no --------------------------------------------------------------------------------
+
+    async def pause(self, subscription_id: int, reason: str, now: datetime) -> bool:
+        """Stop delivering to a channel (e.g. a missing permission), saying why; its pending records fail."""
+        return await self.store.set_paused(subscription_id, reason, now)
+
+    async def resume(self, subscription_id: int) -> bool:
+        """Deliver again; what failed while paused is planned again (fresh alerts, the next digest)."""
+        return await self.store.set_paused(subscription_id, None, None)
+
+    async def remove_channel(self, channel_id: int) -> bool:
+        """The channel is gone (404): drop its subscription and records."""
+        return await self.store.delete_subscription(channel_id)
+
+    async def guild_removed(self, guild_id: int, now: datetime) -> None:
+        """The bot left or was removed: stop delivering there; the data is kept for the grace period."""
+        await self.store.mark_guild_removed(guild_id, now)
+
+    async def guild_returned(self, guild_id: int) -> None:
+        """The bot is back in the server within the grace period: everything resumes as it was."""
+        await self.store.mark_guild_returned(guild_id)
+
+    async def purge_removed_guilds(self, now: datetime, grace: timedelta = timedelta(days=30)) -> int:
+        """Delete the topics, subscriptions, records and sources of servers removed longer than `grace` ago."""
+        return await self.store.purge_guilds(now - grace)
+
+    # --- server sources --------------------------------------------------------------------------------------
+
+    async def add_source(self, guild_id: int, url: str, name: str) -> SourceInfo:
+        """Add a server's feed (the caller fetched it once and checked its address); re-adding enables it again."""
+        url, name = url.strip(), " ".join(name.split())[:200] or url.strip()[:200]
+        if not url.lower().startswith(("http://", "https://")) or len(url) > 2048:
+            raise DeliveryError("a source is an http(s) URL of at most 2048 characters")
+        result = await self.store.add_source(guild_id, url, name, self._clock(), self._source_cap)
+        if result == "cap":
+            raise DeliveryError(f"a server can add at most {self._source_cap} sources; remove one first")
+        if result == "exists":
+            raise DeliveryError("this source is already added")
+        assert not isinstance(result, str)
+        return result
+
+    async def remove_source(self, guild_id: int, url_or_name: str) -> SourceInfo | None:
+        """Remove a server's feed by URL or name; None when it has no such source."""
+        return await self.store.remove_source(guild_id, url_or_name)
+
+    async def list_sources(self, guild_id: int) -> list[SourceInfo]:
+        """The server's feeds, disabled ones included."""
+        return await self.store.sources(guild_id)
+
+    async def guild_sources(self) -> list[Source]:
+        """The servers' enabled feeds for the poller (a URL added by several servers is fetched once)."""
+        return [Source(info.url, info.name, guild_id=info.guild_id) for info in await self.store.enabled_sources()]
+
+    async def disable_failing_sources(
+        self, states: Mapping[str, SourceState] | None = None, threshold: int = 5
+    ) -> list[SourceInfo]:
+        """Disable the servers' feeds failing `threshold` times in a row (since last enabled); returns the newly
+        disabled, so their admins can be told. `states` defaults to the news store's."""
+        enabled = await self.store.enabled_sources()
+        if states is None:
+            states = await self._news.load_states(info.url for info in enabled)
+        reasons: dict[int, str] = {}
+        for info in enabled:
+            state = states.get(info.url)
+            if state is None or state.consecutive_failures < threshold:
+                continue
+            if state.last_attempt is not None and state.last_attempt <= info.added_at:
+                continue  # failures from before it was enabled again
+            reasons[info.id] = f"failed {state.consecutive_failures} times in a row: {state.last_error or 'unknown'}"
+        return await self.store.disable_sources(reasons, self._clock())
+
+    # --- reported events (the knowledge) ---------------------------------------------------------------------
+
+    async def reported_events(self, min_outlets: int = 2) -> list[TimelineEvent]:
+        """Accessions the news reports (intent, joining, signing) with `min_outlets` independent outlets, newest
+        first, as `confidence="reported"` timeline events; one per event, country and day."""
+        events: dict[tuple[str, tuple[str, ...], date], TimelineEvent] = {}
+        for story_id in await self.store.story_ids_with_events(_REPORTED_KINDS, min_outlets):
+            story = await self._news.story(story_id)
+            if story is None or story.event is None:
+                continue
+            outlets = _independent_outlets(story)
+            keys = tuple(k for k in story.event.countries if k not in _COUNTERPARTIES)
+            countries = []
+            for key in keys:
+                try:
+                    countries.append(by_key(key))
+                except KeyError:
+                    continue
+            if len(outlets) < min_outlets or not countries:
+                continue
+            event = TimelineEvent(
+                date=story.published.date(),
+                countries=tuple(countries),
+                kind=story.event.kind.value,
+                summary=story.title,
+                source_url=story.url,
+                confidence="reported",
+                outlets=outlets,
+            )
+            same = (event.kind, tuple(c.key for c in countries), event.date)
+            if same not in events or len(events[same].outlets) < len(outlets):
+                events[same] = event
+        return sorted(events.values(), key=lambda e: (e.date, len(e.outlets)), reverse=True)
+
+    async def reported_members(self, min_outlets: int = 2) -> list[ReportedMember]:
+        """Per country, the latest reported accession: for a "reported" heading in /members, never as a member."""
+        latest: dict[str, ReportedMember] = {}
+        for story_id in await self.store.story_ids_with_events(_REPORTED_KINDS, min_outlets):
+            story = await self._news.story(story_id)
+            if story is None or story.event is None:
+                continue
+            outlets = _independent_outlets(story)
+            if len(outlets) < min_outlets:
+                continue
+            for key in story.event.countries:
+                if key in _COUNTERPARTIES:
+                    continue
+                try:
+                    country = by_key(key)
+                except KeyError:
+                    continue
+                found = ReportedMember(country, story.event.kind, story.published.date(), outlets, story.id)
+                if key not in latest or latest[key].date < found.date:
+                    latest[key] = found
+        return sorted(latest.values(), key=lambda m: (m.date, m.country.name), reverse=True)
+
+    # --- status and member queries ---------------------------------------------------------------------------
+
+    async def status(self, guild_id: int, now: datetime) -> GuildStatus:
+        """What /status shows: source health, the next digest per channel, paused subscriptions, failing sources."""
+        own = await self.store.sources(guild_id)
+        operator = await self.store.operator_source_urls()
+        states = await self._news.load_states([*operator, *(s.url for s in own)])
+        health = [SourceHealth(url, None, states.get(url, SourceState())) for url in operator]
+        own_health = [
+            SourceHealth(s.url, guild_id, states.get(s.url, SourceState()), s.name, s.disabled_reason) for s in own
+        ]
+        subs = await self.subscriptions(guild_id)
+        upcoming = [
+            NextDigest(sub.channel_id, at)
+            for sub in subs
+            if not sub.paused and (at := self.next_digest_at(sub, now)) is not None
+        ]
+        return GuildStatus(
+            sources=(*health, *own_health),
+            next_digests=tuple(sorted(upcoming, key=lambda n: (n.at, n.channel_id))),
+            paused=tuple(sub for sub in subs if sub.paused),
+            failing_sources=tuple(h for h in own_health if h.failing),
+        )
+
+    async def latest(self, guild_id: int, topic: str | None = None, count: int = 5) -> list[Story]:
+        """The newest stories of the last 30 days matching the server's topics (or the one named)."""
+        infos = await self.list_topics(guild_id)
+        if topic is not None:
+            wanted = topic.strip().lower()
+            infos = [t for t in infos if t.name == wanted]
+            if not infos:
+                raise DeliveryError(f"this server watches no topic named {wanted!r}; see /watch list")
+        tags = {t.tag for t in infos}
+        count = max(1, min(count, 25))
+        stories = await self._news.recent_stories(self._clock() - LATEST_SPAN, limit=_SCAN)
+        matching = [s for s in stories if tags.intersection(s.topics)]
+        matching.sort(key=lambda s: (s.published, s.id), reverse=True)
+        return matching[:count]
+
+    async def story(self, story_id: int) -> Story | None:
+        """One stored story with its articles, or None."""
+        return await self._news.story(story_id)
+
+    # --- helpers ---------------------------------------------------------------------------------------------
+
+    async def _tags(self, sub: Subscription) -> set[str]:
+        return _tags(sub, await self.store.topics(sub.guild_id))
+
+
+def _tags(sub: Subscription, topics: Sequence[TopicInfo]) -> set[str]:
+    """The story topic names a subscription receives: its topics', or all of its server's."""
+    return {t.tag for t in topics if sub.topics is None or t.name in sub.topics}

@@ -1,0 +1,476 @@
+"""Delivery's persistence: servers' topics and sources, subscriptions, the outbox and the alerts sent.
+
+SQLAlchemy Core over SQLite and PostgreSQL alike; the rules (validation, planning) live in `service`, this module
+only reads and writes rows. Every datetime in and out is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.delivery.values import DeliveryKind, Mode, PendingDelivery, SourceInfo, Subscription, TopicInfo
+from bot.news.models import EventKind
+from bot.news.topics import DEFAULT_TOPIC, DEFAULT_TOPIC_NAME
+from bot.store import schema
+
+_T = schema.guild_topics
+_S = schema.subscriptions
+_D = schema.deliveries
+_A = schema.alerts_sent
+_G = schema.guild_sources
+
+
+def new_nonce() -> str:
+    """A fresh message nonce: 24 URL-safe characters (Discord accepts up to 25), random enough never to repeat."""
+    return secrets.token_urlsafe(18)
+
+
+def _topic(row: Row[Any]) -> TopicInfo:
+    builtin = row.query is None
+    return TopicInfo(row.guild_id, row.name, DEFAULT_TOPIC if builtin else row.query, builtin, row.created_at)
+
+
+def _subscription(row: Row[Any]) -> Subscription:
+    return Subscription(
+        id=row.id,
+        guild_id=row.guild_id,
+        channel_id=row.channel_id,
+        mode=cast(Mode, row.mode),
+        schedule=row.schedule,
+        timezone=row.timezone,
+        min_importance=row.min_importance,
+        role_id=row.role_id,
+        topics=None if row.topics is None else tuple(json.loads(row.topics)),
+        quiet_hours=row.quiet_hours,
+        paused_reason=row.paused_reason,
+        paused_at=row.paused_at,
+        last_digest_at=row.last_digest_at,
+        created_at=row.created_at,
+    )
+
+
+def _pending(row: Row[Any]) -> PendingDelivery:
+    return PendingDelivery(
+        id=row.id,
+        subscription_id=row.subscription_id,
+        channel_id=row.channel_id,
+        kind=cast(DeliveryKind, row.kind),
+        story_ids=tuple(json.loads(row.story_ids)),
+        part=row.part,
+        parts=row.parts,
+        nonce=row.nonce,
+        batch=row.batch,
+        covers_until=row.covers_until,
+        message_id=row.message_id,
+        story_version=row.story_version,
+        created_at=row.created_at,
+    )
+
+
+def _source(row: Row[Any]) -> SourceInfo:
+    return SourceInfo(row.id, row.guild_id, row.url, row.name, row.added_at, row.disabled_at, row.disabled_reason)
+
+
+def _removed_guilds() -> Any:
+    g = schema.guilds
+    return select(g.c.id).where(g.c.removed_at.is_not(None))
+
+
+async def _insert_ignore(connection: AsyncConnection, table: Any, row: dict[str, Any], keys: list[str]) -> int:
+    """INSERT .. ON CONFLICT DO NOTHING; returns the number of rows inserted (0 or 1)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    result = await connection.execute(dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=keys))
+    return int(result.rowcount or 0)
+
+
+class DeliveryStore:
+    """Async repository over the delivery tables of a migrated engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    # --- servers and topics ----------------------------------------------------------------------------------
+
+    async def ensure_guild(self, guild_id: int, now: datetime) -> bool:
+        """Set a server up once, with the built-in topic; True when this call did it."""
+        async with self._engine.begin() as connection:
+            created = await _insert_ignore(
+                connection, schema.delivery_guilds, {"guild_id": guild_id, "created_at": now}, ["guild_id"]
+            )
+            if created:
+                await _insert_ignore(
+                    connection,
+                    _T,
+                    {"guild_id": guild_id, "name": DEFAULT_TOPIC_NAME, "query": None, "created_at": now},
+                    ["guild_id", "name"],
+                )
+        return bool(created)
+
+    async def topics(self, guild_id: int) -> list[TopicInfo]:
+        """A server's topics, the built-in first, then by name."""
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(select(_T).where(_T.c.guild_id == guild_id).order_by(_T.c.name))
+            found = [_topic(row) for row in rows]
+        return sorted(found, key=lambda t: (not t.builtin, t.name))
+
+    async def topics_of(self, guild_ids: Iterable[int]) -> dict[int, list[TopicInfo]]:
+        """The topics of many servers in one query."""
+        ids = sorted(set(guild_ids))
+        out: dict[int, list[TopicInfo]] = {guild_id: [] for guild_id in ids}
+        if not ids:
+            return out
+        async with self._engine.connect() as connection:
+            for row in await connection.execute(select(_T).where(_T.c.guild_id.in_(ids)).order_by(_T.c.name)):
+                out[row.guild_id].append(_topic(row))
+        return out
+
+    async def all_custom_topics(self) -> list[TopicInfo]:
+        """Every server's own topics (not the built-in), servers that removed the bot left out."""
+        query = (
+            select(_T)
+            .where(_T.c.query.is_not(None), _T.c.guild_id.not_in(_removed_guilds()))
+            .order_by(_T.c.guild_id, _T.c.name)
+        )
+        async with self._engine.connect() as connection:
+            return [_topic(row) for row in await connection.execute(query)]
+
+    async def add_topic(self, guild_id: int, name: str, query: str, now: datetime, cap: int) -> TopicInfo | str:
+        """Insert a topic; or a reason it was not ("exists", "cap")."""
+        async with self._engine.begin() as connection:
+            count = (await connection.execute(select(func.count()).where(_T.c.guild_id == guild_id))).scalar_one()
+            if count >= cap:
+                return "cap"
+            row = {"guild_id": guild_id, "name": name, "query": query, "created_at": now}
+            if not await _insert_ignore(connection, _T, row, ["guild_id", "name"]):
+                return "exists"
+        return TopicInfo(guild_id, name, query, False, now)
+
+    async def remove_topic(self, guild_id: int, name: str) -> bool:
+        async with self._engine.begin() as connection:
+            result = await connection.execute(delete(_T).where(_T.c.guild_id == guild_id, _T.c.name == name))
+        return bool(result.rowcount)
+
+    async def mark_guild_removed(self, guild_id: int, now: datetime) -> None:
+        g = schema.guilds
+        async with self._engine.begin() as connection:
+            result = await connection.execute(update(g).where(g.c.id == guild_id).values(removed_at=now))
+            if not result.rowcount:  # a server delivery knew but the guild list did not: keep its grace period
+                await connection.execute(insert(g).values(id=guild_id, name="", joined_at=now, removed_at=now))
+
+    async def mark_guild_returned(self, guild_id: int) -> None:
+        g = schema.guilds
+        async with self._engine.begin() as connection:
+            await connection.execute(update(g).where(g.c.id == guild_id).values(removed_at=None))
+
+    async def purge_guilds(self, removed_before: datetime) -> int:
+        """Delete every delivery row of the servers removed before the cutoff, and their guild rows."""
+        g = schema.guilds
+        async with self._engine.begin() as connection:
+            rows = await connection.execute(select(g.c.id).where(g.c.removed_at < removed_before))
+            ids = [row.id for row in rows]
+            if not ids:
+                return 0
+            subs = select(_S.c.id).where(_S.c.guild_id.in_(ids))
+            await connection.execute(delete(_D).where(_D.c.subscription_id.in_(subs)))
+            await connection.execute(delete(_A).where(_A.c.subscription_id.in_(subs)))
+            await connection.execute(delete(_S).where(_S.c.guild_id.in_(ids)))
+            await connection.execute(delete(_T).where(_T.c.guild_id.in_(ids)))
+            await connection.execute(delete(_G).where(_G.c.guild_id.in_(ids)))
+            await connection.execute(delete(schema.delivery_guilds).where(schema.delivery_guilds.c.guild_id.in_(ids)))
+            await connection.execute(delete(g).where(g.c.id.in_(ids)))
+        return len(ids)
+
+    # --- subscriptions ---------------------------------------------------------------------------------------
+
+    async def save_subscription(self, values: Mapping[str, Any], now: datetime) -> Subscription:
+        """Insert or replace a channel's settings; a replaced one keeps its id, history and last digest, and
+        is no longer paused (an admin saving it again has had the chance to fix what paused it)."""
+        settings = {**values, "paused_reason": None, "paused_at": None}
+        async with self._engine.begin() as connection:
+            found = (await connection.execute(select(_S.c.id).where(_S.c.channel_id == values["channel_id"]))).first()
+            if found is None:
+                await connection.execute(insert(_S).values(**settings, created_at=now))
+            else:
+                await connection.execute(update(_S).where(_S.c.id == found.id).values(**settings))
+            row = (await connection.execute(select(_S).where(_S.c.channel_id == values["channel_id"]))).one()
+        return _subscription(row)
+
+    async def delete_subscription(self, channel_id: int, guild_id: int | None = None) -> bool:
+        condition = _S.c.channel_id == channel_id
+        if guild_id is not None:
+            condition = condition & (_S.c.guild_id == guild_id)
+        async with self._engine.begin() as connection:
+            found = (await connection.execute(select(_S.c.id).where(condition))).first()
+            if found is None:
+                return False
+            await connection.execute(delete(_D).where(_D.c.subscription_id == found.id))
+            await connection.execute(delete(_A).where(_A.c.subscription_id == found.id))
+            await connection.execute(delete(_S).where(_S.c.id == found.id))
+        return True
+
+    async def subscriptions(
+        self, *, guild_id: int | None = None, channel_id: int | None = None, subscription_id: int | None = None
+    ) -> list[Subscription]:
+        query = select(_S).order_by(_S.c.id)
+        if guild_id is not None:
+            query = query.where(_S.c.guild_id == guild_id)
+        if channel_id is not None:
+            query = query.where(_S.c.channel_id == channel_id)
+        if subscription_id is not None:
+            query = query.where(_S.c.id == subscription_id)
+        async with self._engine.connect() as connection:
+            return [_subscription(row) for row in await connection.execute(query)]
+
+    async def active_subscriptions(self) -> list[Subscription]:
+        """Subscriptions not paused, of servers that did not remove the bot."""
+        query = select(_S).where(_S.c.paused_at.is_(None), _S.c.guild_id.not_in(_removed_guilds())).order_by(_S.c.id)
+        async with self._engine.connect() as connection:
+            return [_subscription(row) for row in await connection.execute(query)]
+
+    async def set_paused(self, subscription_id: int, reason: str | None, now: datetime | None) -> bool:
+        """Pause (reason and time) or resume (None); pausing fails the pending records, resuming forgets the
+        failed ones, so that what could not be sent is planned again once the channel works."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(_S).where(_S.c.id == subscription_id).values(paused_reason=reason, paused_at=now)
+            )
+            if reason is not None:
+                await connection.execute(
+                    update(_D)
+                    .where(_D.c.subscription_id == subscription_id, _D.c.state == "pending")
+                    .values(state="failed", error=f"paused: {reason}")
+                )
+            else:
+                await connection.execute(
+                    delete(_D).where(_D.c.subscription_id == subscription_id, _D.c.state == "failed")
+                )
+        return bool(result.rowcount)
+
+    # --- the outbox ------------------------------------------------------------------------------------------
+
+    async def record(self, rows: Sequence[Mapping[str, Any]], now: datetime) -> list[PendingDelivery]:
+        """Write pending records in one transaction, each with a fresh nonce."""
+        out: list[PendingDelivery] = []
+        async with self._engine.begin() as connection:
+            for values in rows:
+                row = {
+                    **values,
+                    "story_ids": json.dumps(list(values["story_ids"])),
+                    "nonce": new_nonce(),
+                    "state": "pending",
+                    "created_at": now,
+                }
+                result = await connection.execute(insert(_D).values(**row).returning(*_D.c))
+                out.append(_pending(result.one()))
+        return out
+
+    async def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> bool:
+        """Pending → sent; an alert or edit records its message and version, a digest's last part completes it."""
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(select(_D).where(_D.c.id == delivery_id))).first()
+            if row is None or row.state != "pending":
+                return False
+            # Lock the subscription first: two parts of one digest marked at once then agree on which was last.
+            await connection.execute(select(_S.c.id).where(_S.c.id == row.subscription_id).with_for_update())
+            await connection.execute(
+                update(_D)
+                .where(_D.c.id == delivery_id)
+                .values(state="sent", message_id=message_id, sent_at=now, error=None)
+            )
+            if row.kind in ("alert", "edit"):
+                story_id = json.loads(row.story_ids)[0]
+                values = {
+                    "subscription_id": row.subscription_id,
+                    "story_id": story_id,
+                    "message_id": message_id,
+                    "version": row.story_version or "",
+                    "sent_at": now,
+                }
+                dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+                upsert = dialect.insert(_A).values(**values)
+                upsert = upsert.on_conflict_do_update(
+                    index_elements=["subscription_id", "story_id"],
+                    set_={"message_id": message_id, "version": values["version"], "sent_at": now},
+                )
+                await connection.execute(upsert)
+            elif row.batch is not None and row.covers_until is not None:
+                unsent = (
+                    await connection.execute(select(func.count()).where(_D.c.batch == row.batch, _D.c.state != "sent"))
+                ).scalar_one()
+                if unsent == 0:
+                    await connection.execute(
+                        update(_S)
+                        .where(
+                            _S.c.id == row.subscription_id,
+                            or_(_S.c.last_digest_at.is_(None), _S.c.last_digest_at < row.covers_until),
+                        )
+                        .values(last_digest_at=row.covers_until)
+                    )
+        return True
+
+    async def complete_digest(self, subscription_id: int, until: datetime) -> None:
+        """Mark a digest period covered without sending anything (it had nothing new)."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(_S)
+                .where(_S.c.id == subscription_id, or_(_S.c.last_digest_at.is_(None), _S.c.last_digest_at < until))
+                .values(last_digest_at=until)
+            )
+
+    async def mark_failed(self, delivery_id: int, error: str) -> bool:
+        """Pending → failed; the other unsent parts of the same digest fail with it (a digest goes out whole)."""
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(select(_D).where(_D.c.id == delivery_id))).first()
+            if row is None or row.state != "pending":
+                return False
+            condition = _D.c.id == delivery_id
+            if row.batch is not None:
+                condition = or_(condition, _D.c.batch == row.batch)
+            await connection.execute(
+                update(_D).where(condition, _D.c.state == "pending").values(state="failed", error=error[:2000])
+            )
+        return True
+
+    async def pending(self, kind: DeliveryKind | None = None) -> list[PendingDelivery]:
+        query = select(_D).where(_D.c.state == "pending").order_by(_D.c.id)
+        if kind is not None:
+            query = query.where(_D.c.kind == kind)
+        async with self._engine.connect() as connection:
+            return [_pending(row) for row in await connection.execute(query)]
+
+    async def delivery_state(self, delivery_id: int) -> tuple[str, int | None] | None:
+        """A record's state and message id (for logs and tests), or None when it is gone."""
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(_D.c.state, _D.c.message_id).where(_D.c.id == delivery_id))).first()
+        return None if row is None else (row.state, row.message_id)
+
+    async def digest_story_ids(self, subscription_id: int, since: datetime) -> set[int]:
+        """Stories in this subscription's digests recorded after `since` and not failed: already on their way."""
+        query = select(_D.c.story_ids).where(
+            _D.c.subscription_id == subscription_id,
+            _D.c.kind == "digest",
+            _D.c.state != "failed",
+            _D.c.created_at > since,
+        )
+        async with self._engine.connect() as connection:
+            return {int(i) for row in await connection.execute(query) for i in json.loads(row.story_ids)}
+
+    async def alerts_sent(self, subscription_ids: Iterable[int]) -> dict[tuple[int, int], tuple[int, str]]:
+        """(subscription, story) → (message id, version) of the alerts posted in these subscriptions."""
+        ids = list(subscription_ids)
+        if not ids:
+            return {}
+        query = select(_A).where(_A.c.subscription_id.in_(ids))
+        async with self._engine.connect() as connection:
+            return {
+                (row.subscription_id, row.story_id): (row.message_id, row.version)
+                for row in await connection.execute(query)
+            }
+
+    async def open_alerts(self) -> set[tuple[int, int]]:
+        """(subscription, story) pairs with an alert or edit pending or failed: not to be planned again."""
+        query = select(_D.c.subscription_id, _D.c.story_ids).where(
+            _D.c.kind.in_(("alert", "edit")), _D.c.state != "sent"
+        )
+        async with self._engine.connect() as connection:
+            return {
+                (row.subscription_id, int(i))
+                for row in await connection.execute(query)
+                for i in json.loads(row.story_ids)
+            }
+
+    # --- server sources --------------------------------------------------------------------------------------
+
+    async def sources(self, guild_id: int | None = None) -> list[SourceInfo]:
+        query = select(_G).order_by(_G.c.guild_id, _G.c.id)
+        if guild_id is not None:
+            query = query.where(_G.c.guild_id == guild_id)
+        async with self._engine.connect() as connection:
+            return [_source(row) for row in await connection.execute(query)]
+
+    async def enabled_sources(self) -> list[SourceInfo]:
+        query = (
+            select(_G)
+            .where(_G.c.disabled_at.is_(None), _G.c.guild_id.not_in(_removed_guilds()))
+            .order_by(_G.c.guild_id, _G.c.id)
+        )
+        async with self._engine.connect() as connection:
+            return [_source(row) for row in await connection.execute(query)]
+
+    async def add_source(self, guild_id: int, url: str, name: str, now: datetime, cap: int) -> SourceInfo | str:
+        """Insert (or enable again) a server's source; or why not ("exists", "cap")."""
+        async with self._engine.begin() as connection:
+            found = (await connection.execute(select(_G).where(_G.c.guild_id == guild_id, _G.c.url == url))).first()
+            if found is not None and found.disabled_at is None:
+                return "exists"
+            enabled = (
+                await connection.execute(
+                    select(func.count()).where(_G.c.guild_id == guild_id, _G.c.disabled_at.is_(None))
+                )
+            ).scalar_one()
+            if enabled >= cap:
+                return "cap"
+            values = {"name": name, "added_at": now, "disabled_at": None, "disabled_reason": None}
+            if found is None:
+                if not await _insert_ignore(
+                    connection, _G, {"guild_id": guild_id, "url": url, **values}, ["guild_id", "url"]
+                ):
+                    return "exists"
+            else:
+                await connection.execute(update(_G).where(_G.c.id == found.id).values(**values))
+            row = (await connection.execute(select(_G).where(_G.c.guild_id == guild_id, _G.c.url == url))).one()
+        return _source(row)
+
+    async def remove_source(self, guild_id: int, url_or_name: str) -> SourceInfo | None:
+        async with self._engine.begin() as connection:
+            rows = list(await connection.execute(select(_G).where(_G.c.guild_id == guild_id).order_by(_G.c.id)))
+            wanted = url_or_name.strip()
+            match = next((r for r in rows if r.url == wanted), None) or next(
+                (r for r in rows if r.name.casefold() == wanted.casefold()), None
+            )
+            if match is None:
+                return None
+            await connection.execute(delete(_G).where(_G.c.id == match.id))
+        return _source(match)
+
+    async def disable_sources(self, reasons: Mapping[int, str], now: datetime) -> list[SourceInfo]:
+        """Disable these sources (by id) with their reasons; returns those this call disabled."""
+        out: list[SourceInfo] = []
+        async with self._engine.begin() as connection:
+            for source_id, reason in reasons.items():
+                result = await connection.execute(
+                    update(_G)
+                    .where(_G.c.id == source_id, _G.c.disabled_at.is_(None))
+                    .values(disabled_at=now, disabled_reason=reason[:2000])
+                )
+                if result.rowcount:
+                    row = (await connection.execute(select(_G).where(_G.c.id == source_id))).one()
+                    out.append(_source(row))
+        return out
+
+    async def operator_source_urls(self) -> list[str]:
+        """URLs of the sources polled for the operator (no owning server), as the news store recorded them."""
+        s = schema.source_states
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(select(s.c.url).where(s.c.guild_id.is_(None)).order_by(s.c.url))
+            return [row.url for row in rows]
+
+    # --- stories for the knowledge ---------------------------------------------------------------------------
+
+    async def story_ids_with_events(self, kinds: Iterable[EventKind], min_outlets: int) -> list[int]:
+        st = schema.stories
+        query = (
+            select(st.c.id)
+            .where(st.c.event_kind.in_([k.value for k in kinds]), st.c.outlet_count >= min_outlets)
+            .order_by(st.c.published.desc(), st.c.id.desc())
+        )
+        async with self._engine.connect() as connection:
+            return [row.id for row in await connection.execute(query)]

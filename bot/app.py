@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import discord
@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.accords import DatasetError, load_knowledge
+from bot.delivery.service import Delivery
 from bot.discord_app import endpoints
 from bot.discord_app.client import AccordWatchBot, Services
 from bot.news.service import NewsService
@@ -25,6 +26,7 @@ from bot.news.sources import SourcesError, load_sources
 from bot.scheduling import Scheduler
 from bot.settings import Settings, SettingsError
 from bot.store.database import create_engine, migrate
+from bot.store.news import NewsStore
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +48,12 @@ async def open_database(settings: Settings) -> AsyncEngine:
     return engine
 
 
-def schedule_polling(scheduler: Scheduler, news: NewsService, interval: int, now: datetime) -> None:
+def schedule_polling(scheduler: Scheduler, poll: Callable[[], Awaitable[object]], interval: int, now: datetime) -> None:
     """Poll at start, then every tick; each tick fetches only the sources that are due (own intervals,
     backoff, Retry-After), so the tick is short while every source keeps its own pace."""
     tick = max(1, min(60, interval))
     scheduler.add_job(
-        news.poll_once,
+        poll,
         IntervalTrigger(seconds=tick),
         id="poll",
         name="poll the news sources",
@@ -84,11 +86,23 @@ async def running_bot(settings: Settings, **bot_options: Any) -> AsyncIterator[A
     def clock() -> datetime:
         return datetime.now(UTC)
 
-    news = NewsService(engine, sources, clock, default_interval=settings.POLL_INTERVAL)
+    max_age = timedelta(hours=settings.MAX_ARTICLE_AGE) if settings.MAX_ARTICLE_AGE else None
+    news_store = NewsStore(engine)
+    delivery = Delivery(engine, news_store, clock, max_article_age=max_age)
+    news = NewsService(
+        news_store,
+        sources,
+        clock,
+        default_interval=settings.POLL_INTERVAL,
+        extra_sources=delivery.guild_sources,
+        topic_provider=delivery.all_topics,
+    )
     scheduler = Scheduler()
-    schedule_polling(scheduler, news, settings.POLL_INTERVAL, clock())
-    services = Services(knowledge=knowledge, engine=engine, clock=clock, news=news, scheduler=scheduler)
+    services = Services(
+        knowledge=knowledge, engine=engine, clock=clock, news=news, scheduler=scheduler, delivery=delivery
+    )
     bot = AccordWatchBot(settings=settings, services=services, **bot_options)
+    schedule_polling(scheduler, bot.poll_and_deliver, settings.POLL_INTERVAL, clock())
     try:
         async with bot:
             try:

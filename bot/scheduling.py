@@ -7,6 +7,7 @@ listener logs and counts failures, so a failing job is visible instead of silent
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from datetime import UTC
@@ -27,6 +28,22 @@ class Scheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 ships 
         self.failures: Counter[str] = Counter()
         self.missed: Counter[str] = Counter()
         self.add_listener(self._on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop firing jobs and wait (a bounded time) for the runs in progress, so that none is cut off
+        mid-transaction when the store closes after us."""
+        if not self.running:
+            return
+        self.pause()
+        running = [
+            future
+            for executor in self._executors.values()
+            for future in getattr(executor, "_pending_futures", ())  # AsyncIOExecutor's in-flight job tasks
+            if not future.done()
+        ]
+        if running:
+            await asyncio.wait(running, timeout=grace)
+        self.shutdown(wait=False)  # cancels whatever outlived the timeout
 
     def _on_event(self, event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MISSED:

@@ -10,6 +10,7 @@ from bot.accords.queries import (
     kind_choices,
     list_members,
     resolve_country,
+    with_reported,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "list_members",
     "load_knowledge",
     "resolve_country",
+    "with_reported",
 ]

@@ -150,3 +150,16 @@ def _combination_reason(country: Country | None, year: int | None, kind: str | N
     if country is not None:
         return f"{country.name} has {what}{when}."
     return f"The timeline has {what}{when}."
+
+
+def with_reported(knowledge: Knowledge, reported: Iterable[TimelineEvent]) -> Knowledge:
+    """The knowledge with events detected in the news beside the curated ones, newest first.
+
+    Reported events only ever add to the timeline: membership stays as curated (`/members` shows reported
+    accessions under their own heading, never as members).
+    """
+    extra = tuple(reported)
+    if not extra:
+        return knowledge
+    events = tuple(sorted((*knowledge.events, *extra), key=lambda event: event.date, reverse=True))
+    return Knowledge(knowledge.members, events, tuple(sorted({event.kind for event in events})))

@@ -3,23 +3,49 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
+from apscheduler.triggers.interval import IntervalTrigger
 from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.accords import Knowledge
+from bot.delivery.service import Delivery
+from bot.discord_app.delivery_runner import DeliveryRunner
 from bot.news.service import NewsService
 from bot.scheduling import Scheduler
 from bot.settings import Settings
 from bot.store.guilds import mark_removed, record_guild
 
 log = logging.getLogger(__name__)
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Coroutine[Any, Any, None]])
+
+
+def tracked(handler: _Handler) -> _Handler:
+    """Register the running event handler so that close() lets it finish its database work first
+    (discord.py runs each event in a task of its own and does not wait for them when closing)."""
+
+    @functools.wraps(handler)
+    async def run(self: AccordWatchBot, *args: Any) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._busy_handlers.add(task)
+        try:
+            await handler(self, *args)
+        finally:
+            if task is not None:
+                self._busy_handlers.discard(task)
+
+    return run  # type: ignore[return-value]
+
+FAILING_SOURCE_THRESHOLD = 5  # consecutive failures before a server's own source is disabled
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +57,7 @@ class Services:
     clock: Callable[[], datetime]
     news: NewsService
     scheduler: Scheduler
+    delivery: Delivery
 
 
 class AccordWatchBot(commands.Bot):
@@ -46,12 +73,18 @@ class AccordWatchBot(commands.Bot):
         )
         self.settings = settings
         self.services = services
+        self.deliveries = DeliveryRunner(self, services.delivery, services.scheduler, services.clock)
         self.closed = asyncio.Event()  # set once close() ran, whoever called it
+        self._started = False
+        self._busy_handlers: set[asyncio.Task[Any]] = set()
 
     async def setup_hook(self) -> None:
         from bot.discord_app import cogs, errors
 
         self.services.scheduler.start()  # jobs run on this loop from now on; close() stops them
+        self.services.scheduler.add_job(
+            self.purge_removed_guilds, IntervalTrigger(hours=6), id="purge", replace_existing=True
+        )
         self.tree.error(errors.on_app_command_error)
         for cog in cogs.build(self):
             await self.add_cog(cog)
@@ -67,21 +100,69 @@ class AccordWatchBot(commands.Bot):
             synced = await self.tree.sync()
         log.info("synced %d command(s)%s", len(synced), " to the dev guild" if self.settings.DEV_GUILD_ID else "")
 
-    async def on_guild_available(self, guild: discord.Guild) -> None:
-        await record_guild(self.services.engine, guild.id, guild.name, self.services.clock())
+    async def poll_and_deliver(self) -> None:
+        """The poll job: fetch what is due, then post the alerts it made and tell admins of failing sources."""
+        report = await self.services.news.poll_once()
+        disabled = await self.services.delivery.disable_failing_sources(threshold=FAILING_SOURCE_THRESHOLD)
+        await self.wait_until_ready()
+        for source in disabled:
+            guild = self.get_guild(source.guild_id)
+            if guild is not None:
+                await self.deliveries.tell_admins(
+                    guild,
+                    f"Accord Watch disabled the source {source.name} <{source.url}> after {FAILING_SOURCE_THRESHOLD} "
+                    f"failed polls ({source.disabled_reason}). `/status` shows why; `/sources add` it again to retry.",
+                )
+        if report.new_stories or report.updated_stories:
+            await self.deliveries.run_alerts()
 
+    async def purge_removed_guilds(self) -> None:
+        purged = await self.services.delivery.purge_removed_guilds(self.services.clock())
+        if purged:
+            log.info("deleted the data of %d server(s) removed more than the grace period ago", purged)
+
+    @tracked
+    async def on_ready(self) -> None:
+        if self._started:
+            return  # a resume or reconnect: jobs are already in place
+        self._started = True
+        await self.deliveries.start()
+
+    @tracked
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self._joined(guild)
+
+    @tracked
     async def on_guild_join(self, guild: discord.Guild) -> None:
         log.info("joined server %s (%d)", guild.name, guild.id)
-        await record_guild(self.services.engine, guild.id, guild.name, self.services.clock())
+        await self._joined(guild)
 
+    async def _joined(self, guild: discord.Guild) -> None:
+        await record_guild(self.services.engine, guild.id, guild.name, self.services.clock())
+        await self.services.delivery.ensure_guild(guild.id)
+        await self.services.delivery.guild_returned(guild.id)
+
+    @tracked
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         log.info("removed from server %s (%d)", guild.name, guild.id)
-        await mark_removed(self.services.engine, guild.id, self.services.clock())
+        now = self.services.clock()
+        await mark_removed(self.services.engine, guild.id, now)
+        await self.services.delivery.guild_removed(guild.id, now)
+        for subscription in await self.services.delivery.subscriptions(guild.id):
+            self.deliveries.unschedule(subscription.channel_id)
+
+    @tracked
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        if await self.services.delivery.remove_channel(channel.id):
+            log.info("channel %d was deleted: its subscription is removed", channel.id)
+        self.deliveries.unschedule(channel.id)
 
     async def close(self) -> None:
         try:
-            if self.services.scheduler.running:
-                self.services.scheduler.shutdown(wait=False)
+            await self.services.scheduler.stop()
+            others = [task for task in self._busy_handlers if task is not asyncio.current_task()]
+            if others:
+                await asyncio.wait(others, timeout=10)
             await super().close()
         finally:
             self.closed.set()

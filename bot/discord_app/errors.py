@@ -12,11 +12,16 @@ import logging
 import discord
 from discord import app_commands
 
+from bot.delivery.values import DeliveryError
+
 log = logging.getLogger(__name__)
 
 
 def message_for(error: app_commands.AppCommandError) -> str | None:
     """The user-facing text for an error that is the user's to fix; None for our own failures."""
+    original = getattr(error, "original", None)
+    if isinstance(original, DeliveryError):
+        return original.message
     if isinstance(error, app_commands.MissingPermissions):
         needed = ", ".join(p.replace("_", " ").replace("guild", "server").title() for p in error.missing_permissions)
         return f"You need the {needed} permission to use this command."

@@ -55,11 +55,21 @@ class Pager(discord.ui.View):
                 await self.message.edit(view=self)
 
 
-async def send_pages(interaction: discord.Interaction, pages: list[discord.Embed], *, idle: float = 300.0) -> None:
-    """Answer with the first page, and buttons only when there is more than one."""
-    if len(pages) == 1:
-        await interaction.response.send_message(embed=pages[0])
+async def send_pages(
+    interaction: discord.Interaction, pages: list[discord.Embed], *, idle: float = 300.0, ephemeral: bool = False
+) -> None:
+    """Answer with the first page, and buttons only when there is more than one; as a followup when the
+    interaction was deferred."""
+    pager = Pager(pages, owner_id=interaction.user.id, timeout=idle) if len(pages) > 1 else None
+    if interaction.response.is_done():
+        if pager is None:
+            await interaction.followup.send(embed=pages[0], ephemeral=ephemeral)
+        else:
+            await interaction.followup.send(embed=pager.current, view=pager, ephemeral=ephemeral)
+            pager.message = await interaction.original_response()
         return
-    pager = Pager(pages, owner_id=interaction.user.id, timeout=idle)
-    await interaction.response.send_message(embed=pager.current, view=pager)
+    if pager is None:
+        await interaction.response.send_message(embed=pages[0], ephemeral=ephemeral)
+        return
+    await interaction.response.send_message(embed=pager.current, view=pager, ephemeral=ephemeral)
     pager.message = await interaction.original_response()

@@ -61,21 +61,23 @@ def story_item(story: Story, *, links: int = LINKS_PER_STORY) -> Item:
     return Item(escape(story.title), "\n".join(line for line in lines if line))
 
 
-def digest_messages(stories: Sequence[Story], *, since: datetime, until: datetime) -> list[discord.Embed]:
-    """The digest as one embed per message, as many messages as the limits need; every story appears once."""
-    pages = paginate([story_item(story) for story in stories], per_page=STORIES_PER_MESSAGE, budget=MESSAGE_BUDGET)
-    total = len(pages)
-    span = f"{since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC"
-    title = f"Accord Watch digest: {len(stories)} new stor{'y' if len(stories) == 1 else 'ies'}"
-    return [
-        build_embed(
-            title=title if total == 1 else f"{title} ({number}/{total})",
-            description=f"New since the last digest ({span}), most important first.",
-            items=page,
-            footer=f"Part {number} of {total}" if total > 1 else "Ask /story with a story's number for every link.",
-        )
-        for number, page in enumerate(pages, start=1)
-    ]
+def digest_embed(
+    stories: Sequence[Story],
+    *,
+    number: int = 1,
+    total: int = 1,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> discord.Embed:
+    """One message of a digest: its stories as fields (the split is made by the caller, see split_digest)."""
+    title = "Accord Watch digest" + (f" ({number}/{total})" if total > 1 else "")
+    span = f" ({since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC)" if since and until else ""
+    return build_embed(
+        title=title,
+        description=f"New since the last digest{span}, most important first.",
+        items=[story_item(story) for story in stories],
+        footer=f"Part {number} of {total}" if total > 1 else "Ask /story with a story's number for every link.",
+    )
 
 
 def alert_embed(story: Story) -> discord.Embed:

@@ -10,11 +10,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from bot.news.fetch import Fetcher, make_session
 from bot.news.models import Source
-from bot.news.pipeline import Poller, PollReport
+from bot.news.pipeline import Poller, PollReport, TopicProvider
 from bot.store.news import NewsStore
 
 log = logging.getLogger(__name__)
@@ -25,14 +23,15 @@ SourceProvider = Callable[[], Awaitable[Sequence[Source]]]
 class NewsService:
     def __init__(
         self,
-        engine: AsyncEngine,
+        store: NewsStore,
         sources: Sequence[Source],
         clock: Callable[[], datetime],
         *,
         default_interval: int,
         extra_sources: SourceProvider | None = None,
+        topic_provider: TopicProvider | None = None,
     ) -> None:
-        self.store = NewsStore(engine)
+        self.store = store
         self.sources = tuple(sources)
         self._clock = clock
         self._default_interval = default_interval
@@ -42,7 +41,7 @@ class NewsService:
         self.fetcher = Fetcher(
             self._session, clock=clock, guarded_session=self._guarded, default_interval=default_interval
         )
-        self.poller = Poller(self.store, self.fetcher, clock)
+        self.poller = Poller(self.store, self.fetcher, clock, topic_provider=topic_provider)
         self.last_report: PollReport | None = None
         self.last_poll: datetime | None = None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from unittest.mock import AsyncMock, Mock
 
@@ -17,6 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.accords import Status, load_knowledge
+from bot.delivery.service import Delivery
 from bot.discord_app.client import Services
 from bot.discord_app.cogs.help import HelpCog
 from bot.discord_app.cogs.members import MembersCog
@@ -25,7 +27,8 @@ from bot.discord_app.pager import REFUSAL, Pager
 from bot.discord_app.render import EMBED_TOTAL_LIMIT, embed_size
 from bot.news.service import NewsService
 from bot.scheduling import Scheduler
-from bot.store.database import create_engine
+from bot.store.database import create_engine, migrate
+from bot.store.news import NewsStore
 
 KNOWLEDGE = load_knowledge()
 
@@ -52,14 +55,19 @@ def sent(interaction: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def bot() -> AsyncIterator[commands.Bot]:
-    engine = create_engine("sqlite:///:memory:")
+async def bot(tmp_path: Path) -> AsyncIterator[commands.Bot]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    await migrate(engine)
 
     def clock() -> datetime:
         return datetime.now(UTC)
 
-    news = NewsService(engine, (), clock, default_interval=600)
-    services = Services(knowledge=KNOWLEDGE, engine=engine, clock=clock, news=news, scheduler=Scheduler())
+    store = NewsStore(engine)
+    news = NewsService(store, (), clock, default_interval=600)
+    delivery = Delivery(engine, store, clock, max_article_age=None)
+    services = Services(
+        knowledge=KNOWLEDGE, engine=engine, clock=clock, news=news, scheduler=Scheduler(), delivery=delivery
+    )
     client = commands.Bot(command_prefix="!", intents=discord.Intents.none())
     for cog in (MembersCog(services), TimelineCog(services), HelpCog()):
         await client.add_cog(cog)

@@ -30,7 +30,25 @@ async def test_startup_logs_in_syncs_valid_commands_and_is_ready(emulator: Emula
     assert [g.name for g in bot.guilds] == ["Accord Watch Test"]
     state = await emulator.state()
     commands = {c["name"]: c for c in state["commands"]}
-    assert set(commands) == {"members", "timeline", "help"}
+    assert set(commands) == {
+        "members",
+        "timeline",
+        "help",
+        "latest",
+        "story",
+        "status",
+        "watch",
+        "sources",
+        "subscribe",
+        "unsubscribe",
+        "subscriptions",
+        "digest",
+    }
+    admin = str(1 << 5)  # Manage Server: configuration commands are hidden from others by default
+    for name in ("watch", "sources", "subscribe", "unsubscribe", "subscriptions"):
+        assert commands[name]["default_member_permissions"] == admin
+    for name in ("members", "timeline", "latest", "story", "status", "digest", "help"):
+        assert commands[name]["default_member_permissions"] is None
     assert check_commands([{k: v for k, v in c.items() if k != "id"} for c in state["commands"]]) is None
     [status] = commands["members"]["options"]
     assert status["type"] == 3

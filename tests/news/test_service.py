@@ -12,6 +12,7 @@ from bot.app import schedule_polling
 from bot.news.models import Source
 from bot.news.service import NewsService
 from bot.scheduling import Scheduler
+from bot.store.news import NewsStore
 from tests.news.feedserver import FeedServer
 
 SAVED = Path(__file__).with_name("saved")
@@ -22,10 +23,10 @@ async def test_the_poll_job_runs_at_start_and_stores_stories(engine: AsyncEngine
         for outlet in ("bbc", "cnn", "guardian"):
             server.set(f"/{outlet}", body=(SAVED / f"2020-08-13-{outlet}.xml").read_bytes(), headers={"ETag": '"1"'})
         sources = [Source(url=server.url(f"/{outlet}"), name=outlet) for outlet in ("bbc", "cnn", "guardian")]
-        news = NewsService(engine, sources, lambda: datetime.now(UTC), default_interval=600)
+        news = NewsService(NewsStore(engine), sources, lambda: datetime.now(UTC), default_interval=600)
         scheduler = Scheduler()
         try:
-            schedule_polling(scheduler, news, 600, datetime.now(UTC))
+            schedule_polling(scheduler, news.poll_once, 600, datetime.now(UTC))
             scheduler.start()
             async with asyncio.timeout(10):
                 while news.last_report is None:

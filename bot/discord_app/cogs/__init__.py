@@ -11,8 +11,25 @@ if TYPE_CHECKING:
 
 
 def build(bot: AccordWatchBot) -> list[commands.Cog]:
+    from bot.discord_app.cogs.digest import DigestCog
     from bot.discord_app.cogs.help import HelpCog
     from bot.discord_app.cogs.members import MembersCog
+    from bot.discord_app.cogs.sources import SourcesCog
+    from bot.discord_app.cogs.status import StatusCog
+    from bot.discord_app.cogs.stories import StoriesCog
+    from bot.discord_app.cogs.subscriptions import SubscriptionsCog
     from bot.discord_app.cogs.timeline import TimelineCog
+    from bot.discord_app.cogs.watch import WatchCog
 
-    return [MembersCog(bot.services), TimelineCog(bot.services), HelpCog()]
+    services = bot.services
+    return [
+        MembersCog(services),
+        TimelineCog(services),
+        StoriesCog(services),
+        StatusCog(services),
+        WatchCog(services),
+        SourcesCog(services),
+        SubscriptionsCog(bot),
+        DigestCog(bot),
+        HelpCog(),
+    ]

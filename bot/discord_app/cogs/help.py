@@ -19,6 +19,16 @@ COMMANDS = (
         "/timeline [country] [year] [kind]",
         "Events newest first, filtered by country, year or kind; turn pages with the buttons.",
     ),
+    Item("/latest [topic] [count] · /story id", "The newest matching stories; one story with every link."),
+    Item("/digest preview · /digest now", "What a channel's next digest holds; send it now (admins)."),
+    Item("/status", "Are the sources healthy, when is the next digest, what is paused and why."),
+    Item(
+        "Set up (Manage Server)",
+        "1. `/subscribe channel:#news mode:both schedule:daily 09:00 timezone:Europe/London`\n"
+        "2. `/watch add name:saudi query:Saudi normaliz*` (optional: the built-in topic covers the accords)\n"
+        "3. `/digest now channel:#news` to see it work. Also `/unsubscribe`, `/subscriptions`, `/watch list|test|"
+        "remove`, `/sources add|list|remove`.",
+    ),
     Item("/help", "This message."),
 )
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.accords import Member, Status, list_members
 from bot.accords.queries import MembersView
+from bot.delivery.values import ReportedMember
 from bot.discord_app.client import Services
 from bot.discord_app.flags import with_flag
 from bot.discord_app.render import FIELD_COUNT_LIMIT, Item, build_embed, escape, shorten
@@ -37,15 +40,28 @@ def related_item(related: tuple[Member, ...]) -> Item:
     return Item("Related countries (not signatories)", "\n".join(lines))
 
 
-def members_embed(view: MembersView, status: Status | None = None) -> discord.Embed:
-    """One embed: members first, related countries in their own section, all sourced."""
+def reported_item(reported: Sequence[ReportedMember]) -> Item:
+    lines = [
+        f"{with_flag(r.country)}: {r.kind.value.replace('_', ' ')} reported {r.date.isoformat()} by "
+        f"{escape(', '.join(r.outlets[:4]))} (`/story {r.story_id}`)"
+        for r in reported
+    ]
+    return Item("Reported in the news (not members until confirmed)", "\n".join(lines))
+
+
+def members_embed(
+    view: MembersView, status: Status | None = None, reported: Sequence[ReportedMember] = ()
+) -> discord.Embed:
+    """One embed: members first, related countries and news reports in their own sections, all sourced."""
     items = [member_item(member) for member in view.members]
-    room = FIELD_COUNT_LIMIT - (1 if view.related else 0)
+    room = FIELD_COUNT_LIMIT - (1 if view.related else 0) - (1 if reported else 0)
     if len(items) > room:
         hidden = len(items) - room + 1
         items = [*items[: room - 1], Item("More", f"{hidden} more; filter with the `status` option.")]
     if view.related:
         items.append(related_item(view.related))
+    if reported:
+        items.append(reported_item(reported))
     title = "Abraham Accords: members" + (f" ({status.label.lower()})" if status else "")
     embed = build_embed(title=title, description=INTRO, items=items, footer="Dates are local dates of the event.")
     return embed
@@ -65,4 +81,5 @@ class MembersCog(commands.Cog):
             label = chosen.label.lower() if chosen else "any status"
             await interaction.response.send_message(f"No country has the status “{label}”.", ephemeral=True)
             return
-        await interaction.response.send_message(embed=members_embed(view, chosen))
+        reported = [] if chosen else await self.services.delivery.reported_members()
+        await interaction.response.send_message(embed=members_embed(view, chosen, reported))

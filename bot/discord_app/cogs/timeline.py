@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.accords import TimelineEvent, country_choices, find_events, kind_choices
+from bot.accords import Knowledge, TimelineEvent, country_choices, find_events, kind_choices, with_reported
 from bot.discord_app.client import Services
 from bot.discord_app.flags import flag
 from bot.discord_app.pager import send_pages
@@ -72,12 +72,16 @@ class TimelineCog(commands.Cog):
         year: app_commands.Range[int, 1900, 2100] | None = None,
         kind: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
-        result = find_events(self.services.knowledge, country=country, year=year, kind=kind)
+        result = find_events(await self._knowledge(), country=country, year=year, kind=kind)
         if result.empty_reason is not None or not result.events:
             await interaction.response.send_message(result.empty_reason or "No events match.", ephemeral=True)
             return
         pages = timeline_pages(result.events, describe_filters(country, year, kind))
         await send_pages(interaction, pages, idle=PAGE_TIMEOUT)
+
+    async def _knowledge(self) -> Knowledge:
+        """The curated events, and beside them the accessions the news reports (marked reported)."""
+        return with_reported(self.services.knowledge, await self.services.delivery.reported_events())
 
     @timeline.autocomplete("country")
     async def _country(self, _interaction: discord.Interaction, typed: str) -> list[app_commands.Choice[str]]:
@@ -90,5 +94,5 @@ class TimelineCog(commands.Cog):
     async def _kind(self, _interaction: discord.Interaction, typed: str) -> list[app_commands.Choice[str]]:
         return [
             app_commands.Choice(name=kind_label(kind), value=kind)
-            for kind in kind_choices(self.services.knowledge, typed)
+            for kind in kind_choices(await self._knowledge(), typed)
         ]

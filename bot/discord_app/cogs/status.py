@@ -1,0 +1,64 @@
+"""`/status`: is the bot reading its sources, when is the next digest, what is paused and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.delivery.values import SourceHealth
+from bot.discord_app.checks import guild_id_of
+from bot.discord_app.client import Services
+from bot.discord_app.render import Item, build_embed, escape, shorten
+
+MAX_SOURCES_SHOWN = 15
+
+
+def when(moment: datetime | None) -> str:
+    return discord.utils.format_dt(moment, "R") if moment else "never"
+
+
+def health_line(health: SourceHealth) -> str:
+    state = health.state
+    name = escape(health.name or health.url)
+    if health.disabled_reason:
+        return f"⛔ {name}: disabled ({escape(health.disabled_reason)})"
+    if state.last_attempt is None:
+        return f"… {name}: not polled yet"
+    if state.consecutive_failures:
+        error = escape(shorten(state.last_error or f"HTTP {state.last_status}", 120))
+        return f"⚠️ {name}: {state.consecutive_failures} failure(s), {error}; next try {when(state.next_attempt)}"
+    return f"✅ {name}: ok {when(state.last_success)}"
+
+
+class StatusCog(commands.Cog):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    @app_commands.command(name="status", description="Poll health, next digests, and what is paused and why")
+    @app_commands.guild_only()
+    async def status(self, interaction: discord.Interaction) -> None:
+        now = self.services.clock()
+        status = await self.services.delivery.status(guild_id_of(interaction), now)
+        last_poll = self.services.news.last_poll
+        healthy = sum(1 for s in status.sources if not s.state.consecutive_failures and not s.disabled_reason)
+        description = f"Last poll {when(last_poll)} · {healthy} of {len(status.sources)} source(s) healthy."
+        shown = sorted(status.sources, key=lambda s: (not s.state.consecutive_failures, s.name or s.url))
+        lines = [health_line(source) for source in shown[:MAX_SOURCES_SHOWN]]
+        if len(shown) > MAX_SOURCES_SHOWN:
+            lines.append(f"… and {len(shown) - MAX_SOURCES_SHOWN} more, all listed by `/sources list`")
+        items = [Item("Sources", "\n".join(lines) or "No sources.")]
+        if status.next_digests:
+            items.append(
+                Item("Next digests", "\n".join(f"<#{d.channel_id}> {when(d.at)}" for d in status.next_digests))
+            )
+        if status.paused:
+            items.append(
+                Item("Paused", "\n".join(f"<#{s.channel_id}>: {escape(s.paused_reason or '')}" for s in status.paused))
+            )
+        if status.failing_sources:
+            items.append(Item("This server's failing sources", "\n".join(map(health_line, status.failing_sources))))
+        embed = build_embed(title="Accord Watch status", description=description, items=items)
+        await interaction.response.send_message(embed=embed, ephemeral=True)

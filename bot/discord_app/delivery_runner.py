@@ -1,0 +1,296 @@
+"""Turns delivery plans into Discord messages: digests on their schedules, alerts after each poll, and the
+resend of whatever a crash left unsent.
+
+Exactly once (the rules live in bot/delivery/service.py; this is the sending half): every message is recorded
+in the outbox with a nonce *before* it is sent, sent with that nonce (discord.py then sets enforce_nonce, so
+Discord returns the first message instead of posting a second one), and marked sent only after Discord
+accepted it. On start, unsent records are sent again with their own nonce, and a digest cut short is finished
+part by part rather than planned again.
+
+When Discord says no: 429 and 5xx are retried inside discord.py; 403 (a permission was taken away) pauses the
+subscription and tells the server's admins where they will see it; 404 (the channel is gone) removes the
+subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.delivery.schedules import parse_schedule, to_trigger
+from bot.delivery.service import Delivery
+from bot.delivery.timezones import parse_timezone
+from bot.delivery.values import PendingDelivery, Subscription
+from bot.discord_app.render import paginate
+from bot.discord_app.story_render import (
+    MESSAGE_BUDGET,
+    STORIES_PER_MESSAGE,
+    alert_content,
+    alert_embed,
+    alert_mentions,
+    digest_embed,
+    story_item,
+)
+from bot.news.models import Story
+from bot.scheduling import Scheduler
+
+if TYPE_CHECKING:
+    from bot.discord_app.client import AccordWatchBot
+
+log = logging.getLogger(__name__)
+
+NEEDED = ("view_channel", "send_messages", "embed_links")
+DIGEST_GRACE = 3600  # a digest that fires up to an hour late (the bot was down) is still sent
+
+
+def missing_permissions(channel: discord.abc.GuildChannel, member: discord.Member) -> list[str]:
+    """The permissions the bot lacks in `channel` to post embeds there, as Discord names them."""
+    permissions = channel.permissions_for(member)
+    return [name.replace("_", " ").title() for name in NEEDED if not getattr(permissions, name)]
+
+
+def split_digest(stories: Sequence[Story]) -> list[list[Story]]:
+    """The stories of each digest message, in order: the same split that rendering makes."""
+    pages = paginate([story_item(story) for story in stories], per_page=STORIES_PER_MESSAGE, budget=MESSAGE_BUDGET)
+    parts, start = [], 0
+    for page in pages:
+        parts.append(list(stories[start : start + len(page)]))
+        start += len(page)
+    return parts
+
+
+class DeliveryRunner:
+    def __init__(
+        self, bot: AccordWatchBot, delivery: Delivery, scheduler: Scheduler, clock: Callable[[], datetime]
+    ) -> None:
+        self.bot = bot
+        self.delivery = delivery
+        self.scheduler = scheduler
+        self.clock = clock
+        self._lock = asyncio.Lock()  # one sender at a time: a digest and an alert never interleave a record
+
+    # --- schedules -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def job_id(channel_id: int) -> str:
+        return f"digest:{channel_id}"
+
+    def schedule(self, subscription: Subscription) -> None:
+        """(Re)build the subscription's digest job; alerts-only and paused subscriptions have none."""
+        if subscription.mode == "alerts" or not subscription.schedule or subscription.paused_reason:
+            self.unschedule(subscription.channel_id)
+            return
+        trigger = to_trigger(parse_schedule(subscription.schedule), parse_timezone(subscription.timezone))
+        self.scheduler.add_job(
+            self.digest_job,
+            trigger,
+            args=[subscription.channel_id],
+            id=self.job_id(subscription.channel_id),
+            name=f"digest for channel {subscription.channel_id}",
+            replace_existing=True,
+            misfire_grace_time=DIGEST_GRACE,
+        )
+
+    def unschedule(self, channel_id: int) -> None:
+        if self.scheduler.get_job(self.job_id(channel_id)) is not None:
+            self.scheduler.remove_job(self.job_id(channel_id))
+
+    async def start(self) -> None:
+        """On first ready: finish what a crash left unsent, then rebuild every digest job from the database."""
+        await self.reconcile()
+        for subscription in await self.delivery.all_active_subscriptions():
+            self.schedule(subscription)
+
+    # --- digests -------------------------------------------------------------------------------------------
+
+    async def digest_job(self, channel_id: int) -> None:
+        subscription = await self.delivery.subscription(channel_id)
+        if subscription is None or subscription.paused_reason:
+            self.unschedule(channel_id)
+            return
+        await self.send_digest(subscription)
+
+    async def send_digest(self, subscription: Subscription) -> tuple[int, int]:
+        """Plan, record and send one digest; returns (stories, messages sent). Nothing new sends nothing."""
+        await self.bot.wait_until_ready()
+        async with self._lock:
+            plan = await self.delivery.plan_digest(subscription.id, self.clock())
+            parts = split_digest(plan.stories)
+            pendings = await self.delivery.begin_digest(plan, [[story.id for story in part] for part in parts])
+            sent = 0
+            for pending, part in zip(pendings, parts, strict=True):
+                embed = digest_embed(part, number=pending.part, total=pending.parts, since=plan.since, until=plan.until)
+                if not await self._send(pending, embed=embed):
+                    break
+                sent += 1
+            return len(plan.stories), sent
+
+    async def preview(self, subscription: Subscription) -> list[discord.Embed]:
+        plan = await self.delivery.plan_digest(subscription.id, self.clock())
+        parts = split_digest(plan.stories)
+        return [
+            digest_embed(part, number=i, total=len(parts), since=plan.since, until=plan.until)
+            for i, part in enumerate(parts, start=1)
+        ]
+
+    # --- alerts --------------------------------------------------------------------------------------------
+
+    async def run_alerts(self) -> int:
+        """Post new alerts and edit those whose story grew; returns how many messages were sent or edited."""
+        await self.bot.wait_until_ready()
+        done = 0
+        async with self._lock:
+            for action in await self.delivery.plan_alerts(self.clock()):
+                pending = await self.delivery.begin_alert(action)
+                done += await self._send_alert(pending, action.story)
+        return done
+
+    async def _send_alert(self, pending: PendingDelivery, story: Story) -> int:
+        subscription = await self.delivery.subscription_by_id(pending.subscription_id)
+        role_id = subscription.role_id if subscription else None
+        if pending.kind == "edit" and pending.message_id is not None:
+            return int(await self._edit(pending, embed=alert_embed(story)))
+        return int(
+            await self._send(
+                pending,
+                embed=alert_embed(story),
+                content=alert_content(role_id),
+                mentions=alert_mentions(role_id),
+            )
+        )
+
+    # --- reconcile -----------------------------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """Send again, with the same nonce, what was recorded and not confirmed before the last stop."""
+        async with self._lock:
+            for unfinished in await self.delivery.unfinished_digests():
+                for pending in unfinished.remaining:
+                    stories = await self._stories(pending.story_ids)
+                    embed = digest_embed(stories, number=pending.part, total=pending.parts)
+                    if not await self._send(pending, embed=embed):
+                        break
+            for pending in await self.delivery.pending():
+                if pending.kind == "digest":
+                    continue  # handled above, in part order
+                stories = await self._stories(pending.story_ids)
+                if stories:
+                    await self._send_alert(pending, stories[0])
+
+    async def _stories(self, ids: Sequence[int]) -> list[Story]:
+        found = [await self.delivery.story(story_id) for story_id in ids]
+        return [story for story in found if story is not None]
+
+    # --- sending -------------------------------------------------------------------------------------------
+
+    async def _channel(self, pending: PendingDelivery) -> discord.abc.Messageable | None:
+        channel = self.bot.get_channel(pending.channel_id)
+        if channel is None:
+            try:
+                channel = await self.bot.fetch_channel(pending.channel_id)
+            except discord.NotFound:
+                await self._gone(pending)
+                return None
+            except discord.HTTPException as exc:
+                await self.delivery.mark_failed(pending.id, f"channel lookup failed: HTTP {exc.status}")
+                return None
+        if not isinstance(channel, discord.abc.Messageable):
+            await self._gone(pending)
+            return None
+        return channel
+
+    async def _send(
+        self,
+        pending: PendingDelivery,
+        *,
+        embed: discord.Embed,
+        content: str = "",
+        mentions: discord.AllowedMentions | None = None,
+    ) -> bool:
+        channel = await self._channel(pending)
+        if channel is None:
+            return False
+        try:
+            message = await channel.send(
+                content or None,
+                embed=embed,
+                nonce=pending.nonce,
+                allowed_mentions=mentions or discord.AllowedMentions.none(),
+            )
+        except discord.HTTPException as exc:
+            await self._refused(pending, exc)
+            return False
+        await self.delivery.mark_sent(pending.id, message.id, self.clock())
+        return True
+
+    async def _edit(self, pending: PendingDelivery, *, embed: discord.Embed) -> bool:
+        channel = await self._channel(pending)
+        if channel is None or pending.message_id is None or not hasattr(channel, "get_partial_message"):
+            return False
+        try:
+            message = await channel.get_partial_message(pending.message_id).edit(embed=embed)
+        except discord.HTTPException as exc:
+            await self._refused(pending, exc)
+            return False
+        await self.delivery.mark_sent(pending.id, message.id, self.clock())
+        return True
+
+    async def _refused(self, pending: PendingDelivery, exc: discord.HTTPException) -> None:
+        """Discord said no after discord.py's own retries (429 and 5xx are retried there)."""
+        if isinstance(exc, discord.Forbidden):
+            await self._forbidden(pending)
+        elif isinstance(exc, discord.NotFound) and exc.code == 10003:
+            await self._gone(pending)
+        else:
+            log.warning("sending to channel %d failed: HTTP %s %s", pending.channel_id, exc.status, exc.text)
+            await self.delivery.mark_failed(pending.id, f"HTTP {exc.status}: {exc.text}"[:500])
+
+    async def _gone(self, pending: PendingDelivery) -> None:
+        log.info("channel %d is gone: its subscription is removed", pending.channel_id)
+        await self.delivery.mark_failed(pending.id, "the channel no longer exists")
+        await self.delivery.remove_channel(pending.channel_id)
+        self.unschedule(pending.channel_id)
+
+    async def _forbidden(self, pending: PendingDelivery) -> None:
+        channel = self.bot.get_channel(pending.channel_id)
+        missing: list[str] = []
+        guild = getattr(channel, "guild", None)
+        if isinstance(channel, discord.abc.GuildChannel) and guild is not None:
+            missing = missing_permissions(channel, guild.me)
+        what = ", ".join(missing) if missing else "a permission it needs"
+        reason = f"Missing {what} in #{getattr(channel, 'name', pending.channel_id)}"
+        await self.delivery.mark_failed(pending.id, reason)
+        await self.delivery.pause(pending.subscription_id, reason, self.clock())
+        self.unschedule(pending.channel_id)
+        log.warning("paused the subscription of channel %d: %s", pending.channel_id, reason)
+        if guild is not None:
+            await self.tell_admins(
+                guild,
+                f"Accord Watch paused deliveries to <#{pending.channel_id}>: {reason}. Give the bot View Channel, "
+                "Send Messages and Embed Links there, then run `/subscribe` again for that channel.",
+                avoid=pending.channel_id,
+            )
+
+    async def tell_admins(self, guild: discord.Guild, text: str, *, avoid: int | None = None) -> bool:
+        """Post a notice where the admins will see it: another subscribed channel, else the system channel."""
+        candidates: list[discord.abc.GuildChannel] = []
+        for subscription in await self.delivery.subscriptions(guild.id):
+            channel = guild.get_channel(subscription.channel_id)
+            if channel is not None and subscription.channel_id != avoid and not subscription.paused_reason:
+                candidates.append(channel)
+        if guild.system_channel is not None and guild.system_channel.id != avoid:
+            candidates.append(guild.system_channel)
+        for candidate in candidates:
+            if isinstance(candidate, discord.TextChannel) and not missing_permissions(candidate, guild.me):
+                try:
+                    await candidate.send(text, allowed_mentions=discord.AllowedMentions.none())
+                    return True
+                except discord.HTTPException:
+                    continue
+        log.warning("could not tell the admins of server %d: %s", guild.id, text)
+        return False

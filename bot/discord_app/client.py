@@ -45,6 +45,7 @@ def tracked(handler: _Handler) -> _Handler:
 
     return run  # type: ignore[return-value]
 
+
 FAILING_SOURCE_THRESHOLD = 5  # consecutive failures before a server's own source is disabled
 
 

@@ -20,9 +20,9 @@ def when(moment: datetime | None) -> str:
     return discord.utils.format_dt(moment, "R") if moment else "never"
 
 
-def health_line(health: SourceHealth) -> str:
+def health_line(health: SourceHealth, names: dict[str, str] | None = None) -> str:
     state = health.state
-    name = escape(health.name or health.url)
+    name = escape(health.name or (names or {}).get(health.url) or health.url)
     if health.disabled_reason:
         return f"⛔ {name}: disabled ({escape(health.disabled_reason)})"
     if state.last_attempt is None:
@@ -45,8 +45,9 @@ class StatusCog(commands.Cog):
         last_poll = self.services.news.last_poll
         healthy = sum(1 for s in status.sources if not s.state.consecutive_failures and not s.disabled_reason)
         description = f"Last poll {when(last_poll)} · {healthy} of {len(status.sources)} source(s) healthy."
-        shown = sorted(status.sources, key=lambda s: (not s.state.consecutive_failures, s.name or s.url))
-        lines = [health_line(source) for source in shown[:MAX_SOURCES_SHOWN]]
+        shown = sorted(status.sources, key=lambda s: (not s.state.consecutive_failures, s.url))
+        names = {source.url: source.name for source in self.services.news.sources}
+        lines = [health_line(source, names) for source in shown[:MAX_SOURCES_SHOWN]]
         if len(shown) > MAX_SOURCES_SHOWN:
             lines.append(f"… and {len(shown) - MAX_SOURCES_SHOWN} more, all listed by `/sources list`")
         items = [Item("Sources", "\n".join(lines) or "No sources.")]

@@ -166,17 +166,29 @@ def _subjects(found: list[Mention], trigger: int, kind: EventKind) -> tuple[str,
     return tuple(dict.fromkeys(chosen))
 
 
-def detect_event(title: str, summary: str, countries: tuple[str, ...]) -> DetectedEvent | None:
+def detect_event(
+    title: str,
+    summary: str,
+    countries: tuple[str, ...],
+    *,
+    document: Document | None = None,
+    found_mentions: tuple[Mention, ...] | None = None,
+) -> DetectedEvent | None:
     """The event an article reports and the countries it is about, or None (see the module docstring).
 
     `countries` are the article's tags (bot.news.gazetteer.tag_countries); the event's countries are drawn from
-    them, placed by where the text names them.
+    them, placed by where the text names them. A caller that has already indexed the article
+    (`Document(title, summary)`) and found its country mentions (`gazetteer.mentions`) passes them, so the
+    article is normalised and scanned once; they must be of this same title and summary.
     """
-    document = Document(title, summary)
+    if document is None:
+        document = Document(title, summary)
     if default_query().match_document(document) is None:
         return None
+    if found_mentions is None:
+        found_mentions = mentions(document, title, summary)
     allowed = set(countries)
-    found = [mention for mention in mentions(document, title, summary) if not allowed or mention.key in allowed]
+    found = [mention for mention in found_mentions if not allowed or mention.key in allowed]
     for in_title in (True, False):
         for rule in _rules():
             trigger = _first_hit(document, rule, in_title)

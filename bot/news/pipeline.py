@@ -332,8 +332,9 @@ class Poller:
         countries: tuple[str, ...] = ()
         event = None
         if topics and document is not None:
-            countries = rank(mentions(document, title, entry.summary))
-            event = detect_event(title, entry.summary, countries)
+            found_mentions = mentions(document, title, entry.summary)
+            countries = rank(found_mentions)
+            event = detect_event(title, entry.summary, countries, document=document, found_mentions=found_mentions)
         # the identity of an ordinary link is its canonical URL already (urls.article_identity): not computed twice
         if candidate.identity.startswith(("gnews:", "guid:")):
             url = canonical_url(entry.link) if entry.link.strip() else candidate.identity

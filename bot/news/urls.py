@@ -94,8 +94,12 @@ def canonical_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
-        host = (parts.hostname or "").rstrip(".")
-        port = parts.port
+        if "@" in parts.netloc or ":" in parts.netloc or "[" in parts.netloc or "%" in parts.netloc:
+            host = (parts.hostname or "").rstrip(".")
+            port = parts.port
+        else:  # a bare host name (nearly every link): what `hostname` and `port` give, without parsing it twice
+            host = parts.netloc.lower().rstrip(".")
+            port = None
     except ValueError:
         return url
     if scheme not in _DEFAULT_PORTS or not host:
@@ -149,8 +153,11 @@ def split_outlet_suffix(title: str, outlet: str | None) -> tuple[str, str | None
     outlet's name. When nothing is split, the title comes back unchanged with `outlet` as given.
     """
     stripped = title.strip()
-    cut = max(((stripped.rfind(sep), sep) for sep in _SEPARATORS), key=lambda found: found[0])
-    index, sep = cut
+    index, sep = -1, ""
+    for candidate in _SEPARATORS:  # the last separator in the title
+        found = stripped.rfind(candidate)
+        if found > index:
+            index, sep = found, candidate
     if index <= 0:
         return stripped, outlet
     head, tail = stripped[:index].strip(), stripped[index + len(sep) :].strip()
@@ -174,6 +181,8 @@ def normalise_title(title: str) -> str:
 
 
 def is_google_news_link(url: str) -> bool:
+    if "news.google.com" not in url.lower():
+        return False  # most links, without parsing them: a host that lower-cases to it is in the lower-cased URL
     try:
         parts = urlsplit(url.strip())
     except ValueError:

@@ -1,8 +1,9 @@
 import pytest
 
 from bot.news.events import detect_event
-from bot.news.gazetteer import tag_countries
+from bot.news.gazetteer import mentions, rank, tag_countries
 from bot.news.models import DetectedEvent, EventKind
+from bot.news.textnorm import Document
 
 
 def detect(title: str, summary: str = "") -> DetectedEvent | None:
@@ -81,3 +82,24 @@ def test_countries_given_by_the_caller_bound_the_result() -> None:
     assert detect_event("UAE, Bahrain and Israel sign historic accords", "", ("BH", "IL")) == DetectedEvent(
         EventKind.SIGNING, ("BH",)
     )
+
+
+@pytest.mark.parametrize(
+    ("title", "summary"),
+    [
+        ("UAE, Bahrain and Israel sign historic accords at White House event", ""),
+        (
+            "See the uncomfortable question Trump asked Netanyahu",
+            "After announcing that Israel and Sudan have agreed to normalize relations, Trump asked Netanyahu...",
+        ),
+        ("Egypt brokers Gaza ceasefire between Israel and Hamas", "Israel and Hamas agreed a truce deal"),
+        ("U.S. says Saudi Arabia pauses normalization talks with Israel", "The KSA and the U.A.E. said so."),
+    ],
+)
+def test_a_prebuilt_document_and_mentions_give_the_same_event(title: str, summary: str) -> None:
+    document = Document(title, summary)
+    found = mentions(document, title, summary)
+    countries = rank(found)
+    alone = detect_event(title, summary, countries)
+    assert detect_event(title, summary, countries, document=document) == alone
+    assert detect_event(title, summary, countries, document=document, found_mentions=found) == alone

@@ -315,6 +315,9 @@ def test_parse_date_cases() -> None:
     assert parse_date("Tue, 15 Sep 2020 12:00:00 +03:30") == utc(2020, 9, 15, 8, 30)
     assert parse_date("Tue, 15 Sep 2020 12:00:00 PDT") == utc(2020, 9, 15, 19)
     assert parse_date("Tue, 31 Feb 2020 12:00:00 GMT") is None
+    # the common form is read directly; other spacing or case goes through parsedate_tz, with the same result
+    for zone in ("+0530", "-0000", "GMT", "EDT", "IST"):
+        assert parse_date(f"Tue, 15 Sep 2020 12:00:60 {zone}") == parse_date(f"TUE,  15 sep 2020 12:00:60 {zone}")
     assert parse_date("2020-13-45") is None
     assert parse_date("") is None
     assert parse_date(None) is None
@@ -329,6 +332,10 @@ def test_not_a_feed() -> None:
 def test_clean_text_and_summary() -> None:
     assert clean_text("<p>a&nbsp;<b>b</b>c</p><p>d</p> 3 < 5") == "a bc d 3 < 5"
     assert clean_text("<script>var x = '<p>';</script>kept<style>p{}</style>") == "kept"
+    # ASCII text takes a faster path than the rest; both read tag names in any case
+    markup = "<P>a</P><SCRIPT>x</SCRIPT><Br/>b<TD>c<blockquote>d</BLOCKQUOTE><FIGCAPTION>e<![CDATA[f]]>"
+    assert clean_text(markup) == "a b c d ef"
+    assert clean_text(markup + "é") == "a b c d efé"
     footer = (
         "<p>Israel and Bahrain.</p><p>The post <a href='x'>Bahrain deal</a> appeared first on The Times of Israel.</p>"
     )

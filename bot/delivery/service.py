@@ -76,6 +76,7 @@ FIRST_DIGEST_SPAN = timedelta(hours=24)
 # and longer than any quiet hours hold an alert.
 ALERT_LOOKBACK = timedelta(hours=48)
 LATEST_SPAN = timedelta(days=30)
+TROUBLE_SPAN = timedelta(days=7)  # /status lists the deliveries that failed this recently
 # Stories read per planning query. Far above what a day brings (the 500-feed benchmark makes about 100 stories),
 # and the read is ordered by importance, so only the least important could ever be left out.
 _SCAN = 5000
@@ -119,6 +120,8 @@ class Delivery:
         self._clock = clock
         self._max_age = max_article_age if max_article_age else None  # 0 turns the check off
         self._source_cap = source_cap
+        # min_outlets -> (signature of the stories table, the reported stories with their independent outlets)
+        self._reported: dict[int, tuple[tuple[object, ...], list[tuple[Story, tuple[str, ...]]]]] = {}
 
     # --- topics ----------------------------------------------------------------------------------------------
 
@@ -445,6 +448,11 @@ class Delivery:
         """After Discord refused for good: stop resending it (a digest's other unsent parts fail with it)."""
         return await self.store.mark_failed(delivery_id, error)
 
+    async def note_retry(self, delivery_id: int, error: str) -> bool:
+        """After a transient refusal (429, 5xx, a timeout) outlasted the retries: keep the record pending, to be
+        sent again with its nonce after the next poll, and say why in /status."""
+        return await self.store.note_retry(delivery_id, error)
+
     async def pending(self) -> list[PendingDelivery]:
         """Records never marked sent or failed, oldest first: resend each with its nonce at start."""
         return await self.store.pending()
@@ -526,11 +534,8 @@ class Delivery:
         """Accessions the news reports (intent, joining, signing) with `min_outlets` independent outlets, newest
         first, as `confidence="reported"` timeline events; one per event, country and day."""
         events: dict[tuple[str, tuple[str, ...], date], TimelineEvent] = {}
-        for story_id in await self.store.story_ids_with_events(_REPORTED_KINDS, min_outlets):
-            story = await self._news.story(story_id)
-            if story is None or story.event is None:
-                continue
-            outlets = _independent_outlets(story)
+        for story, outlets in await self._reported_stories(min_outlets):
+            assert story.event is not None
             keys = tuple(k for k in story.event.countries if k not in _COUNTERPARTIES)
             countries = []
             for key in keys:
@@ -538,7 +543,7 @@ class Delivery:
                     countries.append(by_key(key))
                 except KeyError:
                     continue
-            if len(outlets) < min_outlets or not countries:
+            if not countries:
                 continue
             event = TimelineEvent(
                 date=story.published.date(),
@@ -557,13 +562,8 @@ class Delivery:
     async def reported_members(self, min_outlets: int = 2) -> list[ReportedMember]:
         """Per country, the latest reported accession: for a "reported" heading in /members, never as a member."""
         latest: dict[str, ReportedMember] = {}
-        for story_id in await self.store.story_ids_with_events(_REPORTED_KINDS, min_outlets):
-            story = await self._news.story(story_id)
-            if story is None or story.event is None:
-                continue
-            outlets = _independent_outlets(story)
-            if len(outlets) < min_outlets:
-                continue
+        for story, outlets in await self._reported_stories(min_outlets):
+            assert story.event is not None
             for key in story.event.countries:
                 if key in _COUNTERPARTIES:
                     continue
@@ -575,6 +575,25 @@ class Delivery:
                 if key not in latest or latest[key].date < found.date:
                     latest[key] = found
         return sorted(latest.values(), key=lambda m: (m.date, m.country.name), reverse=True)
+
+    async def _reported_stories(self, min_outlets: int) -> list[tuple[Story, tuple[str, ...]]]:
+        """The stories of reported accessions with at least `min_outlets` independent outlets, and those outlets.
+
+        /timeline and /members show them on every call, and reading hundreds of stories with their articles
+        costs more than the rest of the answer: they are read again only when the stories table changed (a
+        story added or one that grew; the signature is one aggregate query)."""
+        signature = await self.store.event_stories_signature(_REPORTED_KINDS, min_outlets)
+        cached = self._reported.get(min_outlets)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        ids = await self.store.story_ids_with_events(_REPORTED_KINDS, min_outlets)
+        found = []
+        for story in await self._news.stories(ids):
+            outlets = _independent_outlets(story)
+            if story.event is not None and len(outlets) >= min_outlets:
+                found.append((story, outlets))
+        self._reported[min_outlets] = (signature, found)
+        return found
 
     # --- status and member queries ---------------------------------------------------------------------------
 
@@ -598,6 +617,7 @@ class Delivery:
             next_digests=tuple(sorted(upcoming, key=lambda n: (n.at, n.channel_id))),
             paused=tuple(sub for sub in subs if sub.paused),
             failing_sources=tuple(h for h in own_health if h.failing),
+            undelivered=tuple(await self.store.troubles(guild_id, now - TROUBLE_SPAN, limit=10)),
         )
 
     async def latest(self, guild_id: int, topic: str | None = None, count: int = 5) -> list[Story]:
@@ -608,16 +628,17 @@ class Delivery:
             infos = [t for t in infos if t.name == wanted]
             if not infos:
                 raise DeliveryError(f"this server watches no topic named {wanted!r}; see /watch list")
-        tags = {t.tag for t in infos}
         count = max(1, min(count, 25))
-        stories = await self._news.recent_stories(self._clock() - LATEST_SPAN, limit=_SCAN)
-        matching = [s for s in stories if tags.intersection(s.topics)]
-        matching.sort(key=lambda s: (s.published, s.id), reverse=True)
-        return matching[:count]
+        since = self._clock() - LATEST_SPAN
+        return await self._news.recent_stories(since, limit=count, topics={t.tag for t in infos}, newest_first=True)
 
     async def story(self, story_id: int) -> Story | None:
         """One stored story with its articles, or None."""
         return await self._news.story(story_id)
+
+    async def stories(self, story_ids: Sequence[int]) -> list[Story]:
+        """These stored stories, in the order asked (unknown ids left out)."""
+        return await self._news.stories(story_ids)
 
     # --- helpers ---------------------------------------------------------------------------------------------
 

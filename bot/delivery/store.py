@@ -12,11 +12,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, delete, func, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, func, insert, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.delivery.values import DeliveryKind, Mode, PendingDelivery, SourceInfo, Subscription, TopicInfo
+from bot.delivery.values import (
+    DeliveryKind,
+    DeliveryTrouble,
+    Mode,
+    PendingDelivery,
+    SourceInfo,
+    Subscription,
+    TopicInfo,
+)
 from bot.news.models import EventKind
 from bot.news.topics import DEFAULT_TOPIC, DEFAULT_TOPIC_NAME
 from bot.store import schema
@@ -72,6 +80,7 @@ def _pending(row: Row[Any]) -> PendingDelivery:
         message_id=row.message_id,
         story_version=row.story_version,
         created_at=row.created_at,
+        error=row.error,
     )
 
 
@@ -339,6 +348,43 @@ class DeliveryStore:
             )
         return True
 
+    async def note_retry(self, delivery_id: int, error: str) -> bool:
+        """Keep a record pending after a transient refusal, remembering why (shown by /status)."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(_D).where(_D.c.id == delivery_id, _D.c.state == "pending").values(error=error[:2000])
+            )
+        return bool(result.rowcount)
+
+    async def troubles(self, guild_id: int, since: datetime, limit: int) -> list[DeliveryTrouble]:
+        """The server's records being retried, and those that failed since `since` (not for a pause: /status
+        lists paused channels on their own), newest first."""
+        query = (
+            select(_D.c.channel_id, _D.c.kind, _D.c.state, _D.c.error, _D.c.created_at)
+            .join(_S, _S.c.id == _D.c.subscription_id)
+            .where(
+                _S.c.guild_id == guild_id,
+                _D.c.error.is_not(None),
+                or_(
+                    _D.c.state == "pending",
+                    and_(_D.c.state == "failed", _D.c.created_at >= since, not_(_D.c.error.startswith("paused:"))),
+                ),
+            )
+            .order_by(_D.c.created_at.desc(), _D.c.id.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            return [
+                DeliveryTrouble(
+                    row.channel_id,
+                    cast(DeliveryKind, row.kind),
+                    "retrying" if row.state == "pending" else "failed",
+                    row.error,
+                    row.created_at,
+                )
+                for row in await connection.execute(query)
+            ]
+
     async def pending(self, kind: DeliveryKind | None = None) -> list[PendingDelivery]:
         query = select(_D).where(_D.c.state == "pending").order_by(_D.c.id)
         if kind is not None:
@@ -464,6 +510,14 @@ class DeliveryStore:
             return [row.url for row in rows]
 
     # --- stories for the knowledge ---------------------------------------------------------------------------
+
+    async def event_stories_signature(self, kinds: Iterable[EventKind], min_outlets: int) -> tuple[object, ...]:
+        """Changes whenever a story with one of these events is added, grows or changes its event."""
+        st = schema.stories
+        query = select(func.count(st.c.id), func.max(st.c.id), func.max(st.c.last_seen), func.sum(st.c.outlet_count))
+        query = query.where(st.c.event_kind.in_([k.value for k in kinds]), st.c.outlet_count >= min_outlets)
+        async with self._engine.connect() as connection:
+            return tuple((await connection.execute(query)).one())
 
     async def story_ids_with_events(self, kinds: Iterable[EventKind], min_outlets: int) -> list[int]:
         st = schema.stories

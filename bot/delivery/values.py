@@ -136,6 +136,7 @@ class PendingDelivery:
     message_id: int | None
     story_version: str | None
     created_at: datetime
+    error: str | None = None  # the last transient refusal (429, 5xx, a timeout): it is being retried
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +189,17 @@ class NextDigest:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryTrouble:
+    """A message Discord has not accepted: `retrying` (a 429, 5xx or timeout; sent again later) or `failed`."""
+
+    channel_id: int
+    kind: DeliveryKind
+    state: str
+    error: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class GuildStatus:
     """What `/status` shows for one server."""
 
@@ -195,6 +207,7 @@ class GuildStatus:
     next_digests: tuple[NextDigest, ...]  # soonest first
     paused: tuple[Subscription, ...]
     failing_sources: tuple[SourceHealth, ...]  # the server's own sources that fail or were disabled
+    undelivered: tuple[DeliveryTrouble, ...] = ()  # messages being retried or given up on lately, newest first
 
 
 @dataclass(frozen=True, slots=True)

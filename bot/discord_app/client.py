@@ -114,6 +114,7 @@ class AccordWatchBot(commands.Bot):
                     f"Accord Watch disabled the source {source.name} <{source.url}> after {FAILING_SOURCE_THRESHOLD} "
                     f"failed polls ({source.disabled_reason}). `/status` shows why; `/sources add` it again to retry.",
                 )
+        await self.deliveries.reconcile()  # what Discord refused for a while (429s, 5xx) goes out first
         if report.new_stories or report.updated_stories:
             await self.deliveries.run_alerts()
 

@@ -7,7 +7,7 @@ One code path for SQLite and PostgreSQL (SQLAlchemy Core); "insert unless presen
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -133,26 +133,49 @@ class NewsStore:
 
     async def story(self, story_id: int) -> Story | None:
         """One story with its articles, or None."""
+        found = await self.stories([story_id])
+        return found[0] if found else None
+
+    async def stories(self, story_ids: Sequence[int]) -> list[Story]:
+        """These stories with their articles, in the order asked; unknown ids are left out. Two queries per
+        chunk of ids, however many stories: callers that list stories use this, never `story` in a loop."""
         s = schema.stories
+        wanted = list(dict.fromkeys(story_ids))
+        found: dict[int, Story] = {}
         async with self._engine.connect() as connection:
-            rows = list(await connection.execute(select(s).where(s.c.id == story_id)))
-            stories = await self._with_articles(connection, rows)
-        return stories[0] if stories else None
+            for chunk in _chunks(wanted):
+                rows = list(await connection.execute(select(s).where(s.c.id.in_(chunk))))
+                found.update((story.id, story) for story in await self._with_articles(connection, rows))
+        return [found[story_id] for story_id in wanted if story_id in found]
 
     async def recent_stories(
-        self, since: datetime, *, limit: int = 50, topic: str | None = None, min_score: float = 0.0
+        self,
+        since: datetime,
+        *,
+        limit: int = 50,
+        topics: Collection[str] | None = None,
+        min_score: float = 0.0,
+        newest_first: bool = False,
     ) -> list[Story]:
-        """Stories seen since `since`, the most important first (then the newest)."""
+        """Stories seen since `since` (matching one of `topics`, when given), the most important first (then the
+        newest), or the newest first."""
+        if topics is not None and not topics:
+            return []
         s = schema.stories
         query = select(s).where(s.c.last_seen >= since, s.c.score >= min_score)
-        if topic is not None:
-            query = query.where(s.c.topics.contains(json.dumps(topic)))
-        query = query.order_by(s.c.score.desc(), s.c.last_published.desc(), s.c.id.desc()).limit(limit)
+        if topics is not None:
+            # `topics` holds a JSON list: a quoted name matches one element (the LIKE is escaped; checked below)
+            query = query.where(or_(*(s.c.topics.contains(json.dumps(t), autoescape=True) for t in topics)))
+        if newest_first:
+            query = query.order_by(s.c.published.desc(), s.c.id.desc())
+        else:
+            query = query.order_by(s.c.score.desc(), s.c.last_published.desc(), s.c.id.desc())
         async with self._engine.connect() as connection:
-            rows = list(await connection.execute(query))
+            rows = list(await connection.execute(query.limit(limit)))
             stories = await self._with_articles(connection, rows)
-        if topic is not None:  # the LIKE above is a prefilter: keep exact topic names only
-            stories = [story for story in stories if topic in story.topics]
+        if topics is not None:
+            wanted = set(topics)
+            stories = [story for story in stories if wanted.intersection(story.topics)]
         return stories
 
     async def all_stories(self) -> list[Story]:

@@ -109,3 +109,44 @@ async def test_a_deleted_channel_and_a_removed_server(delivery: Delivery, storie
     assert await delivery.subscriptions(OTHER_GUILD) == []
     assert await delivery.list_sources(OTHER_GUILD) == []
     assert await delivery.store.topics(OTHER_GUILD) == []
+
+
+async def test_a_transient_refusal_keeps_the_record_pending_and_status_lists_it(
+    delivery: Delivery, stories: Stories, clock: Clock
+) -> None:
+    await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=0)
+    await delivery.subscribe(OTHER_GUILD, 20, mode="alerts", min_importance=0)
+    clock.advance(minutes=1)
+    await stories.add(article("a.example", seen=clock.now))
+    first, second = [await delivery.begin_alert(action) for action in await delivery.plan_alerts(clock.now)]
+    mine = first if first.channel_id == 10 else second
+    assert await delivery.note_retry(mine.id, "HTTP 503: Service Unavailable")
+    (still,) = [p for p in await delivery.pending() if p.id == mine.id]
+    assert (still.nonce, still.error) == (mine.nonce, "HTTP 503: Service Unavailable")
+    assert await delivery.plan_alerts(clock.now) == []  # pending: never planned a second time
+
+    (trouble,) = (await delivery.status(GUILD, clock.now)).undelivered
+    assert (trouble.channel_id, trouble.kind, trouble.state) == (10, "alert", "retrying")
+    assert (await delivery.status(OTHER_GUILD, clock.now)).undelivered == ()  # another server's trouble
+
+    await delivery.mark_sent(mine.id, 99, clock.now)
+    assert (await delivery.status(GUILD, clock.now)).undelivered == ()
+    assert await delivery.note_retry(mine.id, "late") is False  # only pending records are retried
+
+
+async def test_status_lists_recent_failures_but_not_those_of_a_pause(
+    delivery: Delivery, stories: Stories, clock: Clock
+) -> None:
+    sub = await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=0)
+    clock.advance(minutes=1)
+    story = await stories.add(article("a.example", seen=clock.now))
+    refused = await delivery.begin(sub.id, "alert", [story.id], version="v1")
+    await delivery.mark_failed(refused.id, "HTTP 400: Invalid Form Body")
+    paused = await delivery.begin(sub.id, "alert", [story.id], version="v2")
+    await delivery.pause(sub.id, "Missing Send Messages in #news", clock.now)
+    assert await delivery.store.delivery_state(paused.id) == ("failed", None)
+
+    (trouble,) = (await delivery.status(GUILD, clock.now)).undelivered
+    assert (trouble.state, trouble.error) == ("failed", "HTTP 400: Invalid Form Body")
+    clock.advance(days=8)
+    assert (await delivery.status(GUILD, clock.now)).undelivered == ()  # a week on, no longer news

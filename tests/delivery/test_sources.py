@@ -110,3 +110,28 @@ async def test_reported_events_need_two_independent_outlets(delivery: Delivery, 
     (member,) = await delivery.reported_members()
     assert (member.country.name, member.kind, member.story_id) == ("Kazakhstan", EventKind.JOINED, two_hosts.id)
     assert len(await delivery.reported_events(min_outlets=3)) == 0
+
+
+async def test_reported_events_follow_new_and_growing_stories(delivery: Delivery, stories: Stories, clock: Clock) -> None:
+    first = await stories.add(
+        article("a.example", seen=clock.now, outlet="Reuters", path="k"),
+        article("b.example", seen=clock.now, outlet="AP", path="k"),
+    )
+    (event,) = await delivery.reported_events()
+    assert event.outlets == ("Reuters", "AP")
+    assert await delivery.reported_events() == [event]  # asked again, nothing changed: the same answer
+
+    clock.advance(hours=1)
+    await stories.grow(first, article("c.example", seen=clock.now, outlet="AFP", path="k"))
+    (grown,) = await delivery.reported_events()
+    assert grown.outlets == ("Reuters", "AP", "AFP")
+    (member,) = await delivery.reported_members()
+    assert member.outlets == ("Reuters", "AP", "AFP")
+
+    clock.advance(hours=1)
+    await stories.add(
+        article("d.example", "Somaliland to join the accords", seen=clock.now, country="SOMALILAND", path="s"),
+        article("e.example", "Somaliland to join the accords", seen=clock.now, country="SOMALILAND", path="s"),
+    )
+    assert {c.key for e in await delivery.reported_events() for c in e.countries} == {"KZ", "SOMALILAND"}
+    assert {m.country.key for m in await delivery.reported_members()} == {"KZ", "SOMALILAND"}

@@ -128,9 +128,30 @@ async def test_recent_stories_rank_by_score_and_filter_by_topic(engine: AsyncEng
     await store.save_poll(seen={}, drafts=clusterer.drafts(T0), identities={})
     recent = await store.recent_stories(T0 - timedelta(days=1))
     assert [story.title for story in recent] == [b.title, a.title]  # two outlets outrank one
-    assert await store.recent_stories(T0 - timedelta(days=1), topic="gulf", limit=1) == recent[:1]
-    assert await store.recent_stories(T0 - timedelta(days=1), topic="gul") == []
+    assert await store.recent_stories(T0 - timedelta(days=1), topics=["gulf"], limit=1) == recent[:1]
+    assert await store.recent_stories(T0 - timedelta(days=1), topics=["gul"]) == []
+    assert await store.recent_stories(T0 - timedelta(days=1), topics=[]) == []
     assert await store.recent_stories(T0 + timedelta(days=1)) == []
+    newest = await store.recent_stories(T0 - timedelta(days=1), newest_first=True)
+    assert [story.id for story in newest] == sorted((story.id for story in recent), reverse=True)  # same time
+
+
+async def test_stories_by_id_come_in_the_order_asked_with_their_articles(engine: AsyncEngine) -> None:
+    store = NewsStore(engine)
+    clusterer = Clusterer()
+    for item in (
+        art("https://x.example/a", "Morocco and Israel restore ties", T0, country="MA"),
+        art("https://y.example/b", "Sudan and Israel agree normalization", T0, country="SD"),
+        art("https://z.example/c", "Sudan, Israel agree normalization deal", T0, "Z", country="SD"),
+    ):
+        clusterer.place(item)
+    saved = await store.save_poll(seen={}, drafts=clusterer.drafts(T0), identities={})
+    first, second = sorted(story.id for story in saved.new)
+    found = await store.stories([second, 999, first, second])
+    assert [story.id for story in found] == [second, first]
+    assert found[0] == await store.story(second)
+    assert len(found[0].articles) == 2
+    assert await store.stories([]) == []
 
 
 async def test_articles_already_stored_are_skipped_not_failed(engine: AsyncEngine) -> None:

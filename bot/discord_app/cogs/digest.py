@@ -51,12 +51,17 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="A cha
         if subscription is None:
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        stories, messages = await self.bot.deliveries.send_digest(subscription)
-        if stories == 0:
+        result = await self.bot.deliveries.send_digest(subscription)
+        noun = "story" if result.stories == 1 else "stories"
+        if result.stories == 0:
             text = "Nothing new since the last digest: nothing was sent."
-        elif messages == 0:
+        elif result.deferred:
+            text = (
+                f"Discord is refusing messages for now: {result.sent} of {result.parts} message(s) of the digest "
+                f"({result.stories} {noun}) were sent; the rest go out after the next poll. `/status` shows them."
+            )
+        elif result.sent < result.parts:
             text = "The digest could not be sent; `/status` says why."
         else:
-            noun = "story" if stories == 1 else "stories"
-            text = f"Sent {stories} {noun} in {messages} message(s) to <#{subscription.channel_id}>."
+            text = f"Sent {result.stories} {noun} in {result.sent} message(s) to <#{subscription.channel_id}>."
         await interaction.followup.send(text, ephemeral=True)

@@ -59,6 +59,13 @@ class StatusCog(commands.Cog):
             items.append(
                 Item("Paused", "\n".join(f"<#{s.channel_id}>: {escape(s.paused_reason or '')}" for s in status.paused))
             )
+        if status.undelivered:
+            lines = [
+                f"{'⏳' if t.state == 'retrying' else '❌'} <#{t.channel_id}> {t.kind} {when(t.created_at)}: "
+                f"{t.state}, {escape(shorten(t.error, 150))}"
+                for t in status.undelivered
+            ]
+            items.append(Item("Undelivered messages", "\n".join(lines)))
         if status.failing_sources:
             items.append(Item("This server's failing sources", "\n".join(map(health_line, status.failing_sources))))
         embed = build_embed(title="Accord Watch status", description=description, items=items)

@@ -96,6 +96,7 @@ async def running_bot(settings: Settings, **bot_options: Any) -> AsyncIterator[A
         default_interval=settings.POLL_INTERVAL,
         extra_sources=delivery.guild_sources,
         topic_provider=delivery.all_topics,
+        allow=settings.allowed_networks,
     )
     scheduler = Scheduler()
     services = Services(

@@ -6,7 +6,9 @@ Nothing here runs at import. `load_settings()` is called by the entry point; a b
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ _HINTS: dict[str, str] = {
     "POLL_INTERVAL": "use a whole number of seconds, at least 1 (default 600)",
     "MAX_ARTICLE_AGE": "use a whole number of hours, 0 to turn the check off (default 72)",
     "SOURCES_FILE": "point it at a readable TOML file of [[source]] tables, or leave it unset",
+    "SERVER_SOURCES_ALLOW": "use networks in CIDR form separated by commas, e.g. 10.20.0.0/16, or leave it unset",
 }
 
 
@@ -64,6 +67,9 @@ class Settings(BaseSettings):
     POLL_INTERVAL: int = Field(default=600, ge=1, description="Default seconds between polls of a source")
     MAX_ARTICLE_AGE: int = Field(default=72, ge=0, description="Hours; older articles are never delivered")
     SOURCES_FILE: Path | None = Field(default=None, description="TOML file replacing the built-in sources")
+    SERVER_SOURCES_ALLOW: str = Field(
+        default="", description="Private networks servers' own sources may reach (CIDRs, comma-separated)"
+    )
 
     @field_validator("LOG_LEVEL")
     @classmethod
@@ -107,6 +113,22 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"no such file {str(value)!r}")
         return value
+
+    @field_validator("SERVER_SOURCES_ALLOW")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not a network") from None
+        return value
+
+    @property
+    def allowed_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """SERVER_SOURCES_ALLOW parsed: the private networks the operator vouches for (an internal feed bridge)."""
+        parts = filter(None, (p.strip() for p in self.SERVER_SOURCES_ALLOW.split(",")))
+        return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
 
     @property
     def token(self) -> str:

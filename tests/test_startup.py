@@ -73,6 +73,7 @@ def test_env_file_is_read_and_empty_values_mean_default(tmp_path: Path) -> None:
         ("DISCORD_API_BASE", "discord.com", "DISCORD_API_BASE: not an http(s) URL"),
         ("DISCORD_GATEWAY_URL", "http://x", "DISCORD_GATEWAY_URL: not a ws(s) URL"),
         ("DATABASE_URL", "sqlite://", "DATABASE_URL: a SQLite URL needs a file path"),
+        ("SERVER_SOURCES_ALLOW", "10.0.0.0/8, intranet", "SERVER_SOURCES_ALLOW: 'intranet' is not a network"),
     ],
 )
 def test_each_bad_setting_names_its_variable(
@@ -83,3 +84,11 @@ def test_each_bad_setting_names_its_variable(
         load_settings(env_file=None)
     assert str(caught.value).startswith(problem)
     assert caught.value.variable == variable
+
+
+def test_server_sources_allow_is_parsed_into_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVER_SOURCES_ALLOW", " 10.20.0.0/16, 127.0.0.1 ,")
+    settings = load_settings(env_file=None)
+    assert [str(n) for n in settings.allowed_networks] == ["10.20.0.0/16", "127.0.0.1/32"]
+    monkeypatch.delenv("SERVER_SOURCES_ALLOW")
+    assert load_settings(env_file=None).allowed_networks == ()

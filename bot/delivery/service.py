@@ -137,7 +137,7 @@ class Delivery:
         try:
             parsed = parse_query(query)
         except QueryError as exc:
-            raise DeliveryError(exc.message, exc.position) from None
+            raise DeliveryError(exc.message, exc.position, query) from None
         await self.ensure_guild(guild_id)
         result = await self.store.add_topic(guild_id, name, parsed.text, self._clock(), MAX_TOPICS)
         if result == "cap":
@@ -167,7 +167,7 @@ class Delivery:
         try:
             parsed = parse_query(query)
         except QueryError as exc:
-            raise DeliveryError(exc.message, exc.position) from None
+            raise DeliveryError(exc.message, exc.position, query) from None
         if not 1 <= days <= 30:
             raise DeliveryError("days must be from 1 to 30")
         stories = await self._news.recent_stories(self._clock() - timedelta(days=days), limit=_SCAN)

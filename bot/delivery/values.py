@@ -30,12 +30,13 @@ MAX_SOURCES = 20  # per server, enabled ones
 
 
 class DeliveryError(Exception):
-    """A request delivery refuses; `message` is fit to show the user, `position` points into a query."""
+    """A request delivery refuses; `message` is fit to show the user, `position` points into `query`."""
 
-    def __init__(self, message: str, position: int | None = None) -> None:
+    def __init__(self, message: str, position: int | None = None, query: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.position = position
+        self.query = query
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,22 @@ from bot.delivery.values import DeliveryError
 log = logging.getLogger(__name__)
 
 
+def delivery_message(error: DeliveryError) -> str:
+    """The refusal, and for a query the problem's position, marked under the query when it fits one line."""
+    if error.position is None:
+        return error.message
+    text = f"{error.message} at character {error.position + 1}"
+    query = error.query
+    if query is not None and len(query) <= 120 and "`" not in query and "\n" not in query:
+        text += f"\n```\n{query}\n{' ' * error.position}^\n```"
+    return text
+
+
 def message_for(error: app_commands.AppCommandError) -> str | None:
     """The user-facing text for an error that is the user's to fix; None for our own failures."""
     original = getattr(error, "original", None)
     if isinstance(original, DeliveryError):
-        return original.message
+        return delivery_message(original)
     if isinstance(error, app_commands.MissingPermissions):
         needed = ", ".join(p.replace("_", " ").replace("guild", "server").title() for p in error.missing_permissions)
         return f"You need the {needed} permission to use this command."

@@ -79,7 +79,7 @@ class Fetcher:
     """Fetches one source at a time on request; the poll decides which sources are due with `is_due`.
 
     `clock` gives aware UTC now; `rng` makes the jitter reproducible in tests. Untrusted sources are only
-    fetched through `guarded_session`; without one they are refused.
+    fetched through `guarded_session` (made with the same `allow`); without one they are refused.
     """
 
     def __init__(
@@ -95,9 +95,11 @@ class Fetcher:
         total_timeout: float = 30,
         rng: random.Random | None = None,
         default_interval: int = 600,
+        allow: Iterable[Network] = (),
     ) -> None:
         self._session = session
         self._guarded = guarded_session
+        self._allow = tuple(allow)  # as given to the guarded session: checked here too, before connecting
         self._clock = clock
         self._max_body = max_body
         self._per_host_limit = per_host_limit
@@ -130,7 +132,7 @@ class Fetcher:
         else:
             session = self._guarded
             try:
-                check_url(source.url)
+                check_url(source.url, allow=self._allow)
             except RefusedURLError as exc:
                 return self._failed(source, state, started, str(exc))
         host = (urlsplit(source.url).hostname or "").lower()

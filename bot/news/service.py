@@ -7,11 +7,12 @@ pipeline reports those as values) and logs one line a poll.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 
 from bot.news.fetch import Fetcher, make_session
 from bot.news.models import Source
+from bot.news.netguard import Network
 from bot.news.pipeline import Poller, PollReport, TopicProvider
 from bot.store.news import NewsStore
 
@@ -30,16 +31,22 @@ class NewsService:
         default_interval: int,
         extra_sources: SourceProvider | None = None,
         topic_provider: TopicProvider | None = None,
+        allow: Iterable[Network] = (),
     ) -> None:
         self.store = store
+        self.allowed_networks = tuple(allow)  # the private networks servers' own sources may reach
         self.sources = tuple(sources)
         self._clock = clock
         self._default_interval = default_interval
         self._extra_sources = extra_sources
         self._session = make_session(guarded=False)
-        self._guarded = make_session(guarded=True)
+        self._guarded = make_session(guarded=True, allow=self.allowed_networks)
         self.fetcher = Fetcher(
-            self._session, clock=clock, guarded_session=self._guarded, default_interval=default_interval
+            self._session,
+            clock=clock,
+            guarded_session=self._guarded,
+            default_interval=default_interval,
+            allow=self.allowed_networks,
         )
         self.poller = Poller(self.store, self.fetcher, clock, topic_provider=topic_provider)
         self.last_report: PollReport | None = None

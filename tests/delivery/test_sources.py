@@ -112,7 +112,9 @@ async def test_reported_events_need_two_independent_outlets(delivery: Delivery, 
     assert len(await delivery.reported_events(min_outlets=3)) == 0
 
 
-async def test_reported_events_follow_new_and_growing_stories(delivery: Delivery, stories: Stories, clock: Clock) -> None:
+async def test_reported_events_follow_new_and_growing_stories(
+    delivery: Delivery, stories: Stories, clock: Clock
+) -> None:
     first = await stories.add(
         article("a.example", seen=clock.now, outlet="Reuters", path="k"),
         article("b.example", seen=clock.now, outlet="AP", path="k"),

@@ -174,6 +174,11 @@ class Guild:
     def everyone(self) -> Role:
         return self.roles[self.id]
 
+    def system_channel_id(self) -> str | None:
+        """Where Discord posts system messages: a new server's `general`, as long as it exists."""
+        general = next((c for c in self.channels.values() if c.name == "general"), None)
+        return str(general.id) if general is not None else None
+
     def base_permissions(self, user_id: int) -> int:
         """Guild-level permissions: @everyone and the member's roles; owner and administrator get all."""
         if user_id == self.owner_id:
@@ -247,7 +252,7 @@ class Guild:
             "premium_tier": 0,
             "premium_subscription_count": 0,
             "preferred_locale": "en-US",
-            "system_channel_id": None,
+            "system_channel_id": self.system_channel_id(),
             "system_channel_flags": 0,
             "rules_channel_id": None,
             "public_updates_channel_id": None,

@@ -7,11 +7,11 @@ bot polls every second (POLL_INTERVAL=1).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import discord
 import pytest
@@ -25,38 +25,20 @@ from bot.news.models import Article, Source, Story
 from bot.news.parse import parse_feed
 from bot.store.news import NewsStore
 from tests.discord_emulator.fixtures import EmulatorHandle
-from tests.e2e.newsroom import UAE_STORY, BotLauncher, Item, Newsroom, eventually, launcher, numbered_items, rss
+from tests.e2e.newsroom import (
+    UAE_STORY,
+    BotLauncher,
+    Item,
+    Newsroom,
+    eventually,
+    numbered_items,
+    rss,
+    until,
+)
 
 SAVED = Path(__file__).parent.parent / "news" / "saved"
 HEADLINES = {outlet.story.title for outlet in UAE_STORY}
 LINKS = {outlet.key: outlet.story.link for outlet in UAE_STORY}
-
-
-@pytest.fixture
-async def newsroom() -> AsyncIterator[Newsroom]:
-    async with Newsroom() as room:
-        yield room
-
-
-@pytest.fixture
-def sources_file(tmp_path: Path, newsroom: Newsroom) -> Path:
-    path = tmp_path / "sources.toml"
-    path.write_text(newsroom.sources_toml())
-    return path
-
-
-@pytest.fixture
-def bot_settings() -> dict[str, Any]:
-    return {"POLL_INTERVAL": 1}
-
-
-@pytest.fixture
-async def bots(
-    emulator: EmulatorHandle, tmp_path: Path, sources_file: Path, bot_settings: dict[str, Any]
-) -> AsyncIterator[BotLauncher]:
-    """Starts the bot when the test asks (after it has set the news up), and again after a stop."""
-    async with launcher(emulator, tmp_path / "bot.db", sources_file, bot_settings) as started:
-        yield started
 
 
 # --- helpers --------------------------------------------------------------------------------------------------
@@ -183,6 +165,41 @@ async def test_a_restart_posts_nothing_twice(emulator: EmulatorHandle, bots: Bot
     assert [m["id"] for m in await emulator.channel_messages(general)] == [alerts[0]["id"]]
     identifies = (await emulator.requests())["gateway"]["identifies"]
     assert identifies == 2
+
+
+def digest_jobs(bot: AccordWatchBot) -> list[str]:
+    return sorted(job.id for job in bot.services.scheduler.get_jobs() if job.id.startswith("digest:"))
+
+
+async def test_digest_jobs_are_rebuilt_at_start_once_each_and_send_when_due(
+    emulator: EmulatorHandle, bots: BotLauncher, newsroom: Newsroom
+) -> None:
+    bot = await bots.start()
+    news, general = await emulator.channel_id("news"), await emulator.channel_id("general")
+    await subscribe(emulator, news, "digest", schedule="daily 09:00", timezone="Asia/Dubai")
+    await subscribe(emulator, news, "digest", schedule="twice daily 08:00 20:00", timezone="Asia/Dubai")  # replaces
+    await subscribe(emulator, general, "alerts")  # alerts only: no digest job
+    assert digest_jobs(bot) == [f"digest:{news}"]
+    await bots.stop()
+
+    bot = await bots.start()
+    await until(lambda: digest_jobs(bot) == [f"digest:{news}"], what="the digest job rebuilt from the database")
+    job = bot.services.scheduler.get_job(f"digest:{news}")
+    assert job is not None
+    local = job.next_run_time.astimezone(ZoneInfo("Asia/Dubai"))
+    assert (local.hour, local.minute) in ((8, 0), (20, 0))
+    newsroom.publish("bbc", "cnn", "guardian")
+    await story_with_outlets(bot, 3)
+
+    job.modify(next_run_time=datetime.now(UTC))  # the schedule comes due
+    posted = await eventually(
+        lambda: emulator.channel_messages(news), lambda found: len(found) >= 1, what="the scheduled digest"
+    )
+    assert_uae_story_once(posted)
+    again = bot.services.scheduler.get_job(f"digest:{news}")
+    assert again is not None
+    assert again.next_run_time > datetime.now(UTC)  # and back on its schedule
+    assert digest_jobs(bot) == [f"digest:{news}"]
 
 
 async def test_old_news_is_stored_but_never_delivered(
@@ -327,6 +344,25 @@ async def test_a_channel_without_send_permission_is_paused_and_the_admins_are_to
     sent = await emulator.ask("digest", {"channel": str(general)}, subcommand="now", user="admin", wait=10)
     assert "Sent 1 story" in text_of(sent), sent
     assert_uae_story_once(await emulator.channel_messages(general))
+
+
+async def test_with_no_other_subscribed_channel_the_admins_are_told_in_the_system_channel(
+    emulator: EmulatorHandle, bots: BotLauncher, newsroom: Newsroom
+) -> None:
+    bot = await bots.start()
+    news, general = await emulator.channel_id("news"), await emulator.channel_id("general")
+    assert bot.get_guild(next(iter(bot.guilds)).id).system_channel.id == general  # type: ignore[union-attr]
+    await subscribe(emulator, news, "alerts", min_importance=0)
+    await emulator.permissions(news, deny=["send_messages"])
+    newsroom.publish("bbc", "cnn")
+    [notice] = await eventually(
+        lambda: emulator.channel_messages(general), lambda found: len(found) == 1, what="the notice to the admins"
+    )
+    assert f"paused deliveries to <#{news}>" in notice["content"]
+    assert "Send Messages" in notice["content"]
+    assert await emulator.channel_messages(news) == []
+    status = await emulator.ask("status", user="admin")
+    assert "Missing Send Messages" in str(status["messages"])
 
 
 async def test_a_deleted_channel_drops_its_subscription(emulator: EmulatorHandle, bots: BotLauncher) -> None:

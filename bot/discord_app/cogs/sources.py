@@ -33,7 +33,7 @@ class SourcesCog(commands.GroupCog, group_name="sources", group_description="Thi
         guild_id = guild_id_of(interaction)
         url = url.strip()
         try:
-            check_url(url)
+            check_url(url, allow=self.services.news.allowed_networks)
         except RefusedURLError as exc:
             await interaction.response.send_message(f"That address is refused: {exc}", ephemeral=True)
             return

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -129,7 +130,19 @@ async def running_bot(settings: Settings, **bot_options: Any) -> AsyncIterator[A
 
 
 async def run(settings: Settings) -> None:
-    """Run until the gateway connection ends for good (or Ctrl-C)."""
+    """Run until the gateway connection ends for good, or a SIGTERM (what platforms send to stop a worker) or
+    Ctrl-C: both stop it gracefully, letting a running poll or digest finish within the scheduler's grace."""
     async with running_bot(settings) as bot:
         log.info("ready as %s in %d server(s)", bot.user, len(bot.guilds))
+        loop = asyncio.get_running_loop()
+        stopping: set[asyncio.Task[None]] = set()
+
+        def stop(name: str) -> None:
+            log.info("%s: stopping", name)
+            stopping.add(loop.create_task(bot.close()))
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows has no loop signal handlers
+                loop.add_signal_handler(signum, stop, signal.Signals(signum).name)
         await bot.closed.wait()
+    log.info("stopped")

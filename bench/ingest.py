@@ -227,7 +227,9 @@ def main() -> int:
     sizes = args.n or [100, 250, 500]
     if len(sizes) == 1:
         print(f"N = {sizes[0]} feeds x {ITEMS} items, parser {args.parser}")
-        asyncio.run(run(sizes[0], args.parser))
+        from bot import aio
+
+        aio.run(run(sizes[0], args.parser))  # the bot's loop (uvloop where installed)
         return 0
     for size in sizes:  # a fresh process per size, so peak memory is that size's
         subprocess.run([sys.executable, __file__, "--n", str(size), "--parser", args.parser], check=True)

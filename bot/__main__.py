@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 
+from bot import aio
 from bot.settings import SettingsError, configure_logging, load_settings
 
 
@@ -36,7 +36,7 @@ def _check(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(run_check(args))
+        return aio.run(run_check(args))
     except KeyboardInterrupt:
         return 130
 
@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot import app
 
     try:
-        asyncio.run(app.migrate_only(settings) if command == "migrate" else app.run(settings))
+        aio.run(app.migrate_only(settings) if command == "migrate" else app.run(settings))
     except KeyboardInterrupt:
         pass
     except SettingsError as exc:

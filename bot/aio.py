@@ -1,0 +1,23 @@
+"""The event loop the bot runs on: uvloop where it is installed (Linux and macOS), else asyncio's own.
+
+Why: a poll is mostly many small HTTP exchanges, and uvloop's faster I/O shows there (bench/ingest.py, 500 feeds
+all answering 304 on a 2-core machine: 0.10-0.17 s with uvloop against 0.20-0.24 s with asyncio's loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)` on uvloop when it is available."""
+    try:
+        import uvloop
+    except ImportError:  # Windows, or a platform without a wheel: asyncio's loop does the same, a little slower
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)

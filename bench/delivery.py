@@ -34,7 +34,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -44,9 +43,9 @@ from bot.app import open_database
 from bot.delivery.service import Delivery
 from bot.news.models import Article, DetectedEvent, EventKind
 from bot.news.stories import StoryDraft, StoryFacts, score
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from bot.store.news import NewsStore
-from tests.discord_emulator.fixtures import EmulatorHandle
+from tests.discord_emulator.fixtures import EmulatorHandle, settings_for
 from tests.e2e.newsroom import BotLauncher, Newsroom, eventually
 
 DISCORD_EPOCH_MS = 1420070400000
@@ -97,18 +96,6 @@ def created_at(snowflake: str | int) -> float:
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
-
-
-def settings_for(emulator: EmulatorHandle, database: Path, sources: Path, **extra: Any) -> Settings:
-    return load_settings(
-        env_file=None,
-        DISCORD_TOKEN=emulator.token,
-        DISCORD_API_BASE=emulator.api_base,
-        DISCORD_GATEWAY_URL=emulator.gateway_url,
-        DATABASE_URL=f"sqlite:///{database}",
-        SOURCES_FILE=sources,
-        **extra,
-    )
 
 
 # --- 1. one breaking story to many channels -------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
@@ -16,6 +16,9 @@ import yarl
 from discord import gateway, http
 
 from tests.discord_emulator.server import Emulator
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 
 class ControlError(AssertionError):
@@ -129,6 +132,21 @@ class EmulatorHandle:
         await self.call("POST", "/reset")
 
 
+def settings_for(emulator: EmulatorHandle, database: Path, sources: Path, **extra: Any) -> Settings:
+    """The bot's settings against this emulator, with SQLite at `database` and `sources` as SOURCES_FILE; no .env."""
+    from bot.settings import load_settings
+
+    return load_settings(
+        env_file=None,
+        DISCORD_TOKEN=emulator.token,
+        DISCORD_API_BASE=emulator.api_base,
+        DISCORD_GATEWAY_URL=emulator.gateway_url,
+        DATABASE_URL=f"sqlite:///{database}",
+        SOURCES_FILE=sources,
+        **extra,
+    )
+
+
 @contextlib.contextmanager
 def pointed_at(emulator: EmulatorHandle) -> Iterator[None]:
     """discord.py's REST base and first gateway point at the emulator, and back afterwards.
@@ -177,17 +195,8 @@ async def bot(
 ) -> AsyncIterator[Any]:
     """The real bot, started by `bot.app.running_bot` against the emulator, with SQLite in tmp_path."""
     from bot.app import running_bot
-    from bot.settings import load_settings
 
-    settings = load_settings(
-        env_file=None,
-        DISCORD_TOKEN=emulator.token,
-        DISCORD_API_BASE=emulator.api_base,
-        DISCORD_GATEWAY_URL=emulator.gateway_url,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
-        SOURCES_FILE=sources_file,
-        **bot_settings,
-    )
+    settings = settings_for(emulator, tmp_path / "bot.db", sources_file, **bot_settings)
     with pointed_at(emulator):
         async with running_bot(settings, guild_ready_timeout=0.1) as running:
             yield running

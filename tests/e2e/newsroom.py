@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from tests.discord_emulator.fixtures import EmulatorHandle, pointed_at
+from tests.discord_emulator.fixtures import EmulatorHandle, pointed_at, settings_for
 
 if TYPE_CHECKING:
     from bot.discord_app.client import AccordWatchBot
@@ -242,19 +242,10 @@ class BotLauncher:
 
     async def start(self) -> AccordWatchBot:
         from bot.app import running_bot
-        from bot.settings import load_settings
 
         if self._stack is not None:
             raise RuntimeError("the bot is already running")
-        settings = load_settings(
-            env_file=None,
-            DISCORD_TOKEN=self.emulator.token,
-            DISCORD_API_BASE=self.emulator.api_base,
-            DISCORD_GATEWAY_URL=self.emulator.gateway_url,
-            DATABASE_URL=f"sqlite:///{self.database}",
-            SOURCES_FILE=self.sources,
-            **self.extra,
-        )
+        settings = settings_for(self.emulator, self.database, self.sources, **self.extra)
         stack = contextlib.AsyncExitStack()
         stack.enter_context(pointed_at(self.emulator))
         try:

@@ -138,6 +138,8 @@ async def run(settings: Settings) -> None:
         stopping: set[asyncio.Task[None]] = set()
 
         def stop(name: str) -> None:
+            if stopping:  # a second signal while closing: the first close is already under way
+                return
             log.info("%s: stopping", name)
             stopping.add(loop.create_task(bot.close()))
 

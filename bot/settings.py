@@ -47,6 +47,17 @@ class SettingsError(Exception):
         self.variable = variable
 
 
+def _parse_networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Comma-separated CIDRs (a bare address is its /32 or /128); ValueError names the part that is not one."""
+    networks = []
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part!r} is not a network") from None
+    return tuple(networks)
+
+
 class Settings(BaseSettings):
     """Everything the operator can configure. Field names are the environment variable names."""
 
@@ -117,18 +128,13 @@ class Settings(BaseSettings):
     @field_validator("SERVER_SOURCES_ALLOW")
     @classmethod
     def _networks(cls, value: str) -> str:
-        for part in filter(None, (p.strip() for p in value.split(","))):
-            try:
-                ipaddress.ip_network(part, strict=False)
-            except ValueError:
-                raise ValueError(f"{part!r} is not a network") from None
+        _parse_networks(value)
         return value
 
     @property
     def allowed_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         """SERVER_SOURCES_ALLOW parsed: the private networks the operator vouches for (an internal feed bridge)."""
-        parts = filter(None, (p.strip() for p in self.SERVER_SOURCES_ALLOW.split(",")))
-        return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
+        return _parse_networks(self.SERVER_SOURCES_ALLOW)
 
     @property
     def token(self) -> str:

@@ -191,11 +191,11 @@ class NextDigest:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryTrouble:
-    """A message Discord has not accepted: `retrying` (a 429, 5xx or timeout; sent again later) or `failed`."""
+    """A message not delivered: `retrying` (refused for now: rate limit, server error, timeout) or `failed`."""
 
     channel_id: int
     kind: DeliveryKind
-    state: str
+    state: Literal["retrying", "failed"]
     error: str
     created_at: datetime
 

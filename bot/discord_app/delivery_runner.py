@@ -241,7 +241,7 @@ class DeliveryRunner:
                 for pending in unfinished.remaining:
                     if await self._given_up(pending, now):
                         break
-                    stories = await self._stories(pending.story_ids)
+                    stories = await self.delivery.stories(pending.story_ids)
                     embed = digest_embed(stories, number=pending.part, total=pending.parts)
                     outcome = await self._send(pending, embed=embed)
                     if outcome is Outcome.DEFERRED:
@@ -251,7 +251,7 @@ class DeliveryRunner:
             for pending in await self.delivery.pending():
                 if pending.kind == "digest" or await self._given_up(pending, now):
                     continue  # digests are handled above, in part order
-                stories = await self._stories(pending.story_ids)
+                stories = await self.delivery.stories(pending.story_ids)
                 if not stories:
                     await self.delivery.mark_failed(pending.id, "the story no longer exists")
                 elif await self._send_alert(pending, stories[0]) is Outcome.DEFERRED:
@@ -264,9 +264,6 @@ class DeliveryRunner:
         await self.delivery.mark_failed(pending.id, f"Discord refused it for a day; last: {pending.error}")
         log.warning("gave up on a message to channel %d: %s", pending.channel_id, pending.error)
         return True
-
-    async def _stories(self, ids: Sequence[int]) -> list[Story]:
-        return await self.delivery.stories(ids)
 
     # --- sending -------------------------------------------------------------------------------------------
 

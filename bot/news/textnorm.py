@@ -255,7 +255,7 @@ class Document:
 
 
 class PatternIndex:
-    """Many fixed patterns (a gazetteer's, the event rules') and a quick test of which ones may occur in an article.
+    """Many fixed patterns (the gazetteer's) and a quick test of which ones may occur in an article.
 
     Why: trying each of a thousand patterns on every article costs a look-up each, while an article has a few
     hundred distinct words. A pattern can only occur where its first atom does, so the candidates are found from

@@ -167,6 +167,12 @@ async def test_a_restart_posts_nothing_twice(emulator: EmulatorHandle, bots: Bot
     assert identifies == 2
 
 
+async def message_statuses(emulator: EmulatorHandle, channel: int) -> list[int]:
+    """The HTTP status of every message the bot tried to post in the channel, in order."""
+    log = (await emulator.requests())["requests"]
+    return [entry["status"] for entry in log if entry["path"] == f"/channels/{channel}/messages"]
+
+
 def digest_jobs(bot: AccordWatchBot) -> list[str]:
     return sorted(job.id for job in bot.services.scheduler.get_jobs() if job.id.startswith("digest:"))
 
@@ -403,9 +409,7 @@ async def test_a_429_storm_delays_a_digest_but_loses_nothing(
     assert sorted(names) == sorted(item.title for item in items)
     titles = [m["embeds"][0]["title"] for m in parts]
     assert titles == [f"Accord Watch digest ({n}/{len(parts)})" for n in range(1, len(parts) + 1)]
-    statuses = [
-        e["status"] for e in (await emulator.requests())["requests"] if e["path"] == f"/channels/{news}/messages"
-    ]
+    statuses = await message_statuses(emulator, news)
     assert statuses.count(429) == 5
     assert statuses.count(200) == len(parts)
 
@@ -433,9 +437,7 @@ async def test_a_digest_that_discord_keeps_refusing_goes_out_after_the_next_poll
     assert titles == [f"Accord Watch digest ({n}/3)" for n in (1, 2, 3)]
     names = [field["name"] for field in digest_fields(posted)]
     assert sorted(names) == sorted(item.title for item in items)
-    statuses = [
-        e["status"] for e in (await emulator.requests())["requests"] if e["path"] == f"/channels/{news}/messages"
-    ]
+    statuses = await message_statuses(emulator, news)
     assert statuses.count(503) == bot.deliveries.retry_attempts
     assert statuses.count(200) == 3
     status = await emulator.ask("status", user="member")

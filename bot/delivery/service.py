@@ -62,8 +62,8 @@ from bot.delivery.values import (
     TopicInfo,
     UnfinishedDigest,
 )
+from bot.news.matching import Topic, default_topic
 from bot.news.models import EventKind, Source, SourceState, Story
-from bot.news.pipeline import Topic, default_topic
 from bot.news.stories import outlet_key
 from bot.news.topics import Query, QueryError, parse_query
 from bot.store.news import NewsStore

@@ -21,8 +21,9 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from bot.countries import by_key
+from bot.news.matching import Topic
 from bot.news.models import DetectedEvent, Source, Story
-from bot.news.pipeline import Decision, Poller, PollReport, Topic
+from bot.news.pipeline import Decision, Poller, PollReport
 from bot.news.stories import outlet_key, score
 from bot.news.topics import QueryError, parse_query
 from bot.store.database import create_engine, migrate

@@ -23,16 +23,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Protocol
 
-from bot.news.events import detect_event
-from bot.news.gazetteer import mentions, rank
+from bot.news.matching import Topic, TopicMatcher
 from bot.news.models import Article, Entry, FetchResult, FetchStatus, ParsedFeed, Source, SourceState, Story
 from bot.news.parse import parse_feed
 from bot.news.stories import DEFAULT_WINDOW, Clusterer, window_ranges
-from bot.news.textnorm import Document, normalize
-from bot.news.topics import DEFAULT_TOPIC_NAME, And, Node, Not, Query, Term, default_query
 from bot.news.urls import article_identity, canonical_url, host_of, split_outlet_suffix
 from bot.store.news import NewsStore
 
@@ -53,60 +49,9 @@ class ParseFeed(Protocol):
     def __call__(self, body: bytes, *, source: Source, content_type: str | None = None) -> ParsedFeed: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Topic:
-    name: str
-    query: Query
-
-
 # Called at the start of each poll for the topics to match beside the fixed ones: servers add and remove topics
 # while the bot runs (bot.delivery's `all_topics`), and a topic added between two polls applies from the next.
 TopicProvider = Callable[[], Awaitable[Sequence[Topic]]]
-
-
-def anchors(node: Node) -> frozenset[str] | None:
-    """Words of which a matching article must contain at least one, or None when no such set exists.
-
-    Why: building an article's word index costs far more than scanning its normalised text for a few words, and
-    most articles of a feed match no topic. Every atom of a matched term is, after normalisation, a substring of
-    the normalised text (tokens are substrings of it, clitic-stripped variants are suffixes of tokens, prefix
-    atoms are prefixes of those), so a text without any anchor cannot match. A term contributes its longest
-    atom, an OR the union of its branches, an AND its smallest child set; a NOT gives no anchor.
-    """
-    if isinstance(node, Term):
-        texts = [atom.text for atom in node.atoms]
-        return frozenset({max(texts, key=len)}) if texts and all(texts) else frozenset()
-    if isinstance(node, Not):
-        return None
-    if isinstance(node, And):
-        sets = [found for child in node.children if (found := anchors(child)) is not None]
-        return min(sets, key=len) if sets else None
-    union: set[str] = set()
-    for child in node.children:
-        found = anchors(child)
-        if found is None:
-            return None
-        union |= found
-    return frozenset(union)
-
-
-@cache
-def _ascii_table() -> dict[int, str]:
-    return {code: normalize(chr(code)) for code in range(128)}
-
-
-def fast_normalize(text: str) -> str:
-    """`normalize(text)`, by a table for ASCII text (most English news), where normalising is character by
-    character; about 50 times faster than the general path, which is kept for every other text."""
-    return text.translate(_ascii_table()) if text.isascii() else normalize(text)
-
-
-def _could_match(normalized: str, words: frozenset[str] | None) -> bool:
-    return words is None or any(word in normalized for word in words)
-
-
-def default_topic() -> Topic:
-    return Topic(DEFAULT_TOPIC_NAME, default_query())
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,31 +130,14 @@ class Poller:
         self._fixed = tuple(topics)
         self._provider = topic_provider
         self._window = window
-        self._topics: list[Topic] = []
-        self._anchors: list[frozenset[str] | None] = []
-        self._anchor_cache: dict[Query, frozenset[str] | None] = {}
-        self._set_topics(())
-
-    def _set_topics(self, provided: Sequence[Topic]) -> None:
-        """The default topic, then the fixed ones, then the provided ones; a name used twice keeps its first query."""
-        chosen: dict[str, Topic] = {}
-        for topic in (default_topic(), *self._fixed, *provided):
-            chosen.setdefault(topic.name, topic)
-        self._topics = list(chosen.values())
-        cache = self._anchor_cache
-        self._anchors = [
-            cache[t.query] if t.query in cache else cache.setdefault(t.query, anchors(t.query.root))
-            for t in self._topics
-        ]
-        if len(cache) > 4 * len(self._topics) + 64:  # queries of removed topics: forget them now and then
-            self._anchor_cache = {t.query: a for t, a in zip(self._topics, self._anchors, strict=True)}
+        self._matcher = TopicMatcher(self._fixed)
 
     async def poll(
         self, sources: Sequence[Source], *, since: datetime | None = None, force: bool = False, explain: bool = False
     ) -> PollReport:
         """Poll the due sources (all of them with `force`); entries published before `since` are skipped."""
         if self._provider is not None:
-            self._set_topics(await self._provider())
+            self._matcher.set_topics([*self._fixed, *await self._provider()])
         now = self._clock()
         timer = _Timer()
         sources = list({source.url: source for source in sources}.values())
@@ -319,22 +247,7 @@ class Poller:
         entry = candidate.entry
         title, suffix = split_outlet_suffix(entry.title, entry.outlet)
         outlet = entry.outlet or suffix or candidate.feed_title or candidate.source.name or host_of(entry.link)
-        normalized = fast_normalize(f"{title}\n{entry.summary}")
-        possible = [t for t, words in zip(self._topics, self._anchors, strict=True) if _could_match(normalized, words)]
-        topics: list[str] = []
-        terms: list[str] = []
-        document = Document(title, entry.summary) if possible else None
-        for topic in possible:
-            found = topic.query.match_document(document) if document is not None else None
-            if found is not None:
-                topics.append(topic.name)
-                terms.extend(found.terms)
-        countries: tuple[str, ...] = ()
-        event = None
-        if topics and document is not None:
-            found_mentions = mentions(document, title, entry.summary)
-            countries = rank(found_mentions)
-            event = detect_event(title, entry.summary, countries, document=document, found_mentions=found_mentions)
+        tagging = self._matcher.tag(title, entry.summary)
         # the identity of an ordinary link is its canonical URL already (urls.article_identity): not computed twice
         if candidate.identity.startswith(("gnews:", "guid:")):
             url = canonical_url(entry.link) if entry.link.strip() else candidate.identity
@@ -348,10 +261,10 @@ class Poller:
             published=entry.published or now,
             first_seen=now,
             source_url=candidate.source.url,
-            countries=countries,
-            event=event,
-            topics=tuple(topics),
-            matched_terms=tuple(dict.fromkeys(terms)),
+            countries=tagging.countries,
+            event=tagging.event,
+            topics=tagging.topics,
+            matched_terms=tagging.matched_terms,
         )
 
 

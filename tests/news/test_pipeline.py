@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.news.fetch import Fetcher, make_session
+from bot.news.matching import Topic, anchors, fast_normalize
 from bot.news.models import FetchResult, FetchStatus, ParsedFeed, Source, SourceState
 from bot.news.parse import parse_feed
-from bot.news.pipeline import Poller, Topic, anchors, fast_normalize
+from bot.news.pipeline import Poller
 from bot.news.textnorm import normalize
 from bot.news.topics import default_query, parse_query
 from bot.store.news import NewsStore

@@ -45,7 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL|FILE|FOLDER",
         help="feeds to read; a folder means every feed file in it; none means the built-in sources",
     )
-    parser.add_argument("--topic", action="append", default=[], metavar="QUERY", help="a topic query (repeatable)")
+    parser.add_argument(
+        "--topic",
+        action="append",
+        default=[],
+        metavar="QUERY",
+        help="match this topic query instead of the built-in topic (repeatable: any of them), to see what a topic "
+        "alone matches; e.g. --topic '\"Abraham Accords\" OR normaliz*'",
+    )
     parser.add_argument("--since", metavar="AGE|DATE", help="skip entries older than this: 48h, 7d, or 2020-08-13")
     parser.add_argument("--all", action="store_true", help="also list every article with its decision and why")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -198,7 +205,7 @@ async def run_check(
         store = NewsStore(engine)
         async with make_session(guarded=False) as session:
             fetcher = Fetcher(session, clock=now_fn)
-            poller = Poller(store, fetcher, now_fn, topics=topics)
+            poller = Poller(store, fetcher, now_fn, topics=topics, include_default=not topics)
             report = await poller.poll(sources, since=since, force=True, explain=args.all)
         stories = await store.all_stories()
     finally:

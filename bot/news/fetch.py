@@ -282,6 +282,10 @@ class Fetcher:
     def _schedule(self, source: Source, headers: CIMultiDictProxy[str], now: datetime) -> datetime:
         return now + max(self._jittered(self.interval(source)), self._server_delay(headers))
 
+    def failed_state(self, source: Source, state: SourceState, started: datetime, error: str) -> SourceState:
+        """The state after a failure found past the fetch (a body that cannot be used): one more failure, backoff."""
+        return self._failed(source, state, started, error).state
+
     def _failed(
         self,
         source: Source,

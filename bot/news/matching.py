@@ -83,8 +83,8 @@ def _could_match(normalized: str, words: frozenset[str] | None) -> bool:
 
 
 class TopicMatcher:
-    """Matches articles against a set of topics: the default topic first, then the given ones (a name used twice
-    keeps its first query). The anchors of each query are computed once and kept while the query is in use."""
+    """Matches articles against a set of topics (a name used twice keeps its first query; the caller adds the
+    default topic where it applies). The anchors of each query are computed once and kept while it is in use."""
 
     def __init__(self, topics: Sequence[Topic] = ()) -> None:
         self._topics: list[Topic] = []
@@ -98,7 +98,7 @@ class TopicMatcher:
 
     def set_topics(self, topics: Sequence[Topic]) -> None:
         chosen: dict[str, Topic] = {}
-        for topic in (default_topic(), *topics):
+        for topic in topics:
             chosen.setdefault(topic.name, topic)
         self._topics = list(chosen.values())
         cache = self._anchor_cache

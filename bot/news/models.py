@@ -141,6 +141,11 @@ class Story:
     topics: tuple[str, ...]
     score: float
     articles: tuple[Article, ...] = field(default_factory=tuple)
+    # As one server sees it (bot.news.visibility): only its own sources reported it; when it first held fresh news
+    # (None: only old news, never delivered) and at which change number.
+    own_only: bool = False
+    fresh_from: datetime | None = None
+    fresh_seq: int | None = None
 
     @property
     def outlets(self) -> tuple[str, ...]:

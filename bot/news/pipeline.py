@@ -1,36 +1,43 @@
 """One poll, end to end: fetch the due sources, parse, identify, match, tag, cluster, store; report what changed.
 
-Order of work and why:
-- fetch concurrently (the fetcher limits concurrency per host and never raises; a stray exception is turned
-  into a failed result here as well, so one bad source never sinks the poll);
-- parse each new body, yielding to the event loop between feeds so the bot stays responsive (measured: a pool
-  of 2 worker processes cut the parse stage of the 500-feed benchmark only from 1.83 s to 1.71 s, as the parsed
-  entries must be pickled back; a thread cannot run faster under the GIL);
-- drop known identities with one lookup for the whole poll before any text work: a feed repeats most of its
-  items from one poll to the next;
-- match topics on every new article (the default topic plus the given ones) and tag countries and events only
-  on the matching ones; an article that matches no topic is remembered only by its identity (`seen_articles`),
-  so it is never processed again, and is not stored;
-- cluster against the stories whose span meets the new articles' windows (an indexed lookup, not history);
-- write seen identities, stories, articles and source states in one transaction.
+A poll streams: each source is fetched, parsed, filtered and tagged as soon as its answer arrives, and its results
+are saved in small batches while the rest are still in flight, so that
+- one slow source delays nothing else (its news is saved when it comes; the rest is delivered before);
+- a body is held only while its own feed is worked on: memory stays flat however many sources there are
+  (`concurrency` bounds the feeds in flight);
+- the CPU work (parsing, topic matching) runs in `work` (bot.news.work: a worker process for the bot), never on
+  the event loop that answers Discord.
+Order of work for one feed, and why:
+- fetch (the fetcher limits concurrency per host and never raises; a stray exception becomes a failed result);
+- parse; a body that cannot be parsed makes its source fail, with the parser's reason;
+- drop the entries this origin carried before (`seen_articles`, one lookup per feed): a feed repeats most of its
+  items from one poll to the next. The key is per origin (bot.news.visibility): an article a server's own source
+  carried first is still new when the operator's sources carry it, and then becomes everyone's;
+- match topics on the remaining entries, and tag countries and events on those that match; an entry that matches
+  nothing is remembered only by its key, so it is never processed again, and is not stored;
+- in a batch: cluster against the stories whose span meets the new articles' windows (an indexed lookup), then
+  write seen keys, stories, articles, their origins, the views and the source states in one transaction. A batch
+  that cannot be written is retried feed by feed, so one source's bad data fails that source, not the poll.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.news.matching import Topic, TopicMatcher
-from bot.news.models import Article, Entry, FetchResult, FetchStatus, ParsedFeed, Source, SourceState, Story
-from bot.news.parse import parse_feed
-from bot.news.stories import DEFAULT_WINDOW, Clusterer, window_ranges
-from bot.news.urls import article_identity, canonical_url, host_of, split_outlet_suffix
-from bot.store.news import NewsStore
+from bot.news.matching import Tagging, Topic, default_topic
+from bot.news.models import Article, Entry, FetchResult, FetchStatus, Source, SourceState, Story
+from bot.news.stories import DEFAULT_WINDOW, Clusterer, StoryDraft, window_ranges
+from bot.news.urls import canonical_url, host_of, split_outlet_suffix
+from bot.news.visibility import OPERATOR, seen_key
+from bot.news.work import FeedWork, InlineWork, ParsedBody, ParseFeed, TopicSet, WorkerDied
+from bot.store.news import NewsStore, SavedPoll
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +49,14 @@ class FetcherLike(Protocol):
 
     async def fetch(self, source: Source, state: SourceState) -> FetchResult: ...
 
-
-class ParseFeed(Protocol):
-    """`bot.news.parse.parse_feed`, or another parser (the benchmark compares them)."""
-
-    def __call__(self, body: bytes, *, source: Source, content_type: str | None = None) -> ParsedFeed: ...
+    def failed_state(self, source: Source, state: SourceState, started: datetime, error: str) -> SourceState: ...
 
 
 # Called at the start of each poll for the topics to match beside the fixed ones: servers add and remove topics
 # while the bot runs (bot.delivery's `all_topics`), and a topic added between two polls applies from the next.
 TopicProvider = Callable[[], Awaitable[Sequence[Topic]]]
+# Called after each batch is written (the delivery side wakes up: news is there to deliver).
+SavedListener = Callable[[SavedPoll], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,34 +88,60 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class PollReport:
+    """A poll's outcome. `timings` are seconds per stage: "fetch" the wall time until the last answer, "parse" and
+    "match" the CPU time of that work (wherever it ran), "known", "cluster" and "save" the time spent in them,
+    "total" the poll's wall time. Stages overlap (feeds stream), so they do not add up to the total."""
+
     sources: tuple[SourceReport, ...]
     new_stories: tuple[Story, ...]
     updated_stories: tuple[Story, ...]
     decisions: tuple[Decision, ...] = ()  # filled when the poll was asked to explain
-    timings: tuple[tuple[str, float], ...] = ()  # seconds per stage, for metrics and the benchmark
+    timings: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(slots=True)
-class _Candidate:
+class _Found:
+    """A new entry of one feed that matched a topic, as an article, with the origin that carried it."""
+
     identity: str
-    entry: Entry
+    article: Article
+    origin: str
+
+
+@dataclass(slots=True)
+class _FeedOutcome:
+    """What one source's fetch and work produced, waiting to be written."""
+
     source: Source
-    feed_title: str | None
+    state: SourceState | None  # None: not fetched (not due), nothing to write
+    report: SourceReport
+    prior: SourceState = field(default_factory=SourceState)  # the state before this poll
+    keys: dict[str, datetime] = field(default_factory=dict)  # new seen keys
+    found: list[_Found] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
 
 
-class _Timer:
+class _Stages:
     def __init__(self) -> None:
-        self.laps: list[tuple[str, float]] = []
-        self._last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
 
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.laps.append((stage, now - self._last))
-        self._last = now
+    def add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+    @contextlib.contextmanager
+    def timing(self, stage: str):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(stage, time.perf_counter() - started)
 
 
 class Poller:
-    """Runs polls over a store with a fetcher; `clock` gives aware UTC now."""
+    """Runs polls over a store with a fetcher; `clock` gives aware UTC now.
+
+    `work` does the CPU work (InlineWork by default: the caller's thread; the bot passes a worker process).
+    `include_default` matches the built-in topic beside the given ones (`check --topic` turns it off)."""
 
     def __init__(
         self,
@@ -118,154 +149,323 @@ class Poller:
         fetcher: FetcherLike,
         clock: Callable[[], datetime],
         *,
-        parse: ParseFeed = parse_feed,
+        work: FeedWork | None = None,
+        parse: ParseFeed | None = None,
         topics: Sequence[Topic] = (),
         topic_provider: TopicProvider | None = None,
+        include_default: bool = True,
         window: timedelta = DEFAULT_WINDOW,
+        on_saved: SavedListener | None = None,
+        concurrency: int = 64,
+        batch_feeds: int = 50,
+        batch_seconds: float = 0.25,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
         self._clock = clock
-        self._parse = parse
+        self._work: FeedWork = work or (InlineWork(parse) if parse is not None else InlineWork())
         self._fixed = tuple(topics)
         self._provider = topic_provider
+        self._include_default = include_default
         self._window = window
-        self._matcher = TopicMatcher(self._fixed)
+        self._on_saved = on_saved
+        self._concurrency = concurrency
+        self._batch_feeds = batch_feeds
+        self._batch_seconds = batch_seconds
+
+    async def _topics(self) -> TopicSet:
+        provided = await self._provider() if self._provider is not None else ()
+        chosen: dict[str, Topic] = {}
+        for topic in ((default_topic(),) if self._include_default else ()) + (*self._fixed, *provided):
+            chosen.setdefault(topic.name, topic)
+        return TopicSet.of(list(chosen.values()))
 
     async def poll(
         self, sources: Sequence[Source], *, since: datetime | None = None, force: bool = False, explain: bool = False
     ) -> PollReport:
         """Poll the due sources (all of them with `force`); entries published before `since` are skipped."""
-        if self._provider is not None:
-            self._matcher.set_topics([*self._fixed, *await self._provider()])
+        started = time.perf_counter()
+        topics = await self._topics()
         now = self._clock()
-        timer = _Timer()
-        sources = list({source.url: source for source in sources}.values())
-        states = await self._store.load_states(source.url for source in sources)
-        reports: dict[str, SourceReport] = {}
-        due: list[Source] = []
-        for source in sources:
-            if force or self._fetcher.is_due(source, states.get(source.url, SourceState()), now):
-                due.append(source)
-            else:
-                reports[source.url] = SourceReport(source.url, FetchStatus.DEFERRED.value)
-        results = await asyncio.gather(*(self._fetch(s, states.get(s.url, SourceState())) for s in due))
-        timer.lap("fetch")
-        candidates: dict[str, _Candidate] = {}
-        counts: dict[str, int] = {}
-        for result in results:
-            url = result.source.url
-            if result.status != FetchStatus.OK or result.body is None:
-                reports[url] = SourceReport(
-                    url, result.status.value, error=result.error, http_status=result.http_status
-                )
-                continue
-            try:
-                feed = self._parse(result.body, source=result.source, content_type=result.content_type)
-            except Exception as exc:  # a parser bug on one feed must not sink the poll
-                log.exception("parsing %s failed", url)
-                feed = ParsedFeed(None, None, (), error=f"parse failed: {exc!r}")
-            counts[url] = 0
-            for entry in feed.entries:
-                identity = article_identity(entry)
-                if identity and identity not in candidates:
-                    candidates[identity] = _Candidate(identity, entry, result.source, feed.title)
-                    counts[url] += 1
-            error = feed.error or result.error
-            status = "error" if feed.error and not feed.entries else result.status.value
-            reports[url] = SourceReport(url, status, len(feed.entries), 0, error, result.http_status)
-            await asyncio.sleep(0)
+        stages = _Stages()
+        # The operator's copy of a URL wins: what it carries is everyone's, and it is fetched without the guard.
+        unique: dict[str, Source] = {}
+        for source in sorted(sources, key=lambda s: not s.trusted):
+            unique.setdefault(source.url, source)
+        ordered = list(unique.values())
+        states = await self._store.load_states(unique)
+        saver = _Saver(self, stages, now, explain)
+        slots = asyncio.Semaphore(self._concurrency)
+        fetched_until = [0.0]
 
-        timer.lap("parse")
-        known = await self._store.known_identities(candidates)
-        timer.lap("known")
-        fresh = [c for key, c in candidates.items() if key not in known]
-        new_per_source: dict[str, int] = {}
-        for candidate in fresh:
-            new_per_source[candidate.source.url] = new_per_source.get(candidate.source.url, 0) + 1
-        for url, report in list(reports.items()):
-            if url in new_per_source:
-                reports[url] = SourceReport(
-                    report.url, report.status, report.entries, new_per_source[url], report.error, report.http_status
-                )
+        async def one(source: Source) -> None:
+            state = states.get(source.url, SourceState())
+            if not force and not self._fetcher.is_due(source, state, now):
+                saver.add(_FeedOutcome(source, None, SourceReport(source.url, FetchStatus.DEFERRED.value)))
+                return
+            async with slots:
+                result = await self._fetch(source, state)
+                fetched_until[0] = time.perf_counter() - started
+                outcome = await self._work_on(result, state, topics, now, since, explain, stages)
+            saver.add(outcome)
 
-        matched: list[tuple[str, Article]] = []
-        decisions: list[Decision] = []
-        for candidate in fresh:
-            article = self._article(candidate, now)
-            if since is not None and article.published < since:
-                if explain:
-                    decisions.append(_decision(article, "older than --since", skipped=True))
-                continue
-            if article.topics:
-                matched.append((candidate.identity, article))
-            elif explain:
-                decisions.append(_decision(article, "matched no topic"))
-
-        timer.lap("match")
-        matched.sort(key=lambda pair: (pair[1].published, pair[1].url))
-        stories = await self._store.stories_in_window(
-            window_ranges((a.published for _, a in matched), self._window) if matched else []
+        saving = asyncio.create_task(saver.run(), name="poll-saver")
+        try:
+            await asyncio.gather(*(one(source) for source in ordered))
+        finally:
+            saver.finish()
+            await saving
+        stages.add("fetch", fetched_until[0])
+        stages.add("total", time.perf_counter() - started)
+        reports = tuple(saver.reports.get(source.url, SourceReport(source.url, "error")) for source in ordered)
+        return PollReport(
+            reports,
+            tuple(saver.new.values()),
+            tuple(story for story_id, story in saver.updated.items() if story_id not in saver.new),
+            tuple(saver.decisions),
+            tuple(stages.seconds.items()),
         )
-        clusterer = Clusterer(stories, window=self._window)
-        for _, article in matched:
-            placement = clusterer.place(article)
-            if explain:
-                decisions.append(_decision(article, placement.reason))
-        drafts = clusterer.drafts(now)
-        timer.lap("cluster")
-        saved = await self._store.save_poll(
-            seen={c.identity: now for c in fresh},
-            drafts=drafts,
-            identities={a.url: identity for identity, a in matched},
-            states=[(result.source, result.state) for result in results],
-        )
-        timer.lap("save")
-        ordered = tuple(reports[source.url] for source in sources)
-        return PollReport(ordered, saved.new, saved.updated, tuple(decisions), tuple(timer.laps))
 
     async def _fetch(self, source: Source, state: SourceState) -> FetchResult:
         try:
             return await self._fetcher.fetch(source, state)
         except Exception as exc:  # the fetcher should not raise; if it does, count it as a failure
             log.exception("fetching %s raised", source.url)
-            failed = SourceState(
-                etag=state.etag,
-                last_modified=state.last_modified,
-                body_hash=state.body_hash,
-                last_status=state.last_status,
-                last_error=repr(exc),
-                consecutive_failures=state.consecutive_failures + 1,
-                last_attempt=self._clock(),
-                last_success=state.last_success,
-                next_attempt=None,
-            )
+            failed = self._fetcher.failed_state(source, state, self._clock(), f"fetch failed: {exc!r}")
             return FetchResult(source, FetchStatus.FAILED, failed, error=repr(exc))
 
-    def _article(self, candidate: _Candidate, now: datetime) -> Article:
-        """Identity, relevance and tags of one entry; countries and event only when a topic matched."""
-        entry = candidate.entry
-        title, suffix = split_outlet_suffix(entry.title, entry.outlet)
-        outlet = entry.outlet or suffix or candidate.feed_title or candidate.source.name or host_of(entry.link)
-        tagging = self._matcher.tag(title, entry.summary)
+    async def _work_on(
+        self,
+        result: FetchResult,
+        prior: SourceState,
+        topics: TopicSet,
+        now: datetime,
+        since: datetime | None,
+        explain: bool,
+        stages: _Stages,
+    ) -> _FeedOutcome:
+        """Parse a fetched body, drop what its origin carried before, tag the rest."""
+        source, url = result.source, result.source.url
+        if result.status != FetchStatus.OK or result.body is None:
+            report = SourceReport(url, result.status.value, error=result.error, http_status=result.http_status)
+            return _FeedOutcome(source, result.state, report, prior)
+        try:
+            parsed: ParsedBody = await self._work.parse(result.body, source, result.content_type)
+        except WorkerDied as exc:
+            return self._unusable(result, prior, str(exc))
+        stages.add("parse", parsed.seconds)
+        feed = parsed.feed
+        if feed.error and not feed.entries:
+            return self._unusable(result, prior, f"not a feed the bot can read: {feed.error}")
+        origin = OPERATOR if source.trusted else source.url
+        entries: dict[str, Entry] = {}
+        for identity, entry in zip(parsed.identities, feed.entries, strict=True):
+            if identity:
+                entries.setdefault(identity, entry)
+        keys = {seen_key(origin, identity): identity for identity in entries}
+        with stages.timing("known"):
+            known = await self._store.known_identities(keys)
+        fresh = [(key, keys[key]) for key in keys if key not in known]
+        report = SourceReport(url, result.status.value, len(feed.entries), len(fresh), feed.error, result.http_status)
+        outcome = _FeedOutcome(source, result.state, report, prior, {key: now for key, _ in fresh})
+        pending: list[tuple[str, Entry, str, str]] = []
+        for _, identity in fresh:
+            entry = entries[identity]
+            title, suffix = split_outlet_suffix(entry.title, entry.outlet)
+            outlet = entry.outlet or suffix or feed.title or source.name or host_of(entry.link)
+            published = _published(entry, now)
+            if since is not None and published < since:
+                if explain:
+                    outcome.decisions.append(
+                        _decision(
+                            self._article(identity, entry, title, outlet, source, now),
+                            "older than --since",
+                            skipped=True,
+                        )
+                    )
+                continue
+            pending.append((identity, entry, title, outlet))
+        if pending:
+            try:
+                tagged, seconds = await self._work.tag(
+                    topics, [(title, entry.summary) for _, entry, title, _ in pending]
+                )
+            except WorkerDied as exc:
+                return self._unusable(result, prior, str(exc))
+            stages.add("match", seconds)
+            for (identity, entry, title, outlet), tagging in zip(pending, tagged, strict=True):
+                article = self._article(identity, entry, title, outlet, source, now, tagging)
+                if article.topics:
+                    outcome.found.append(_Found(identity, article, origin))
+                elif explain:
+                    outcome.decisions.append(_decision(article, "matched no topic"))
+        return outcome
+
+    def _unusable(self, result: FetchResult, prior: SourceState, error: str) -> _FeedOutcome:
+        """A body the bot could not use: the source fails (backoff, /status shows why)."""
+        state = self.failed(result.source, prior, error)
+        report = SourceReport(result.source.url, "error", error=error, http_status=result.http_status)
+        return _FeedOutcome(result.source, state, report, prior)
+
+    def failed(self, source: Source, prior: SourceState, error: str) -> SourceState:
+        """A failed state after a body that could not be used. Its validators and hash are dropped, so the next
+        poll reads and judges the body again instead of taking a 304 or an unchanged hash for health."""
+        forgotten = replace(prior, etag=None, last_modified=None, body_hash=None)
+        return self._fetcher.failed_state(source, forgotten, self._clock(), error)
+
+    def _article(
+        self,
+        identity: str,
+        entry: Entry,
+        title: str,
+        outlet: str,
+        source: Source,
+        now: datetime,
+        tagging: Tagging | None = None,
+    ) -> Article:
         # the identity of an ordinary link is its canonical URL already (urls.article_identity): not computed twice
-        if candidate.identity.startswith(("gnews:", "guid:")):
-            url = canonical_url(entry.link) if entry.link.strip() else candidate.identity
+        if identity.startswith(("gnews:", "guid:")):
+            url = canonical_url(entry.link) if entry.link.strip() else identity
         else:
-            url = candidate.identity
+            url = identity
         return Article(
             url=url,
             title=title,
             summary=entry.summary,
             outlet=outlet,
-            published=entry.published or now,
+            published=_published(entry, now),
             first_seen=now,
-            source_url=candidate.source.url,
-            countries=tagging.countries,
-            event=tagging.event,
-            topics=tagging.topics,
-            matched_terms=tagging.matched_terms,
+            source_url=source.url,
+            countries=tagging.countries if tagging else (),
+            event=tagging.event if tagging else None,
+            topics=tagging.topics if tagging else (),
+            matched_terms=tagging.matched_terms if tagging else (),
         )
+
+    async def _write(
+        self, outcomes: Sequence[_FeedOutcome], now: datetime, stages: _Stages
+    ) -> tuple[SavedPoll, list[Decision]]:
+        """Cluster and write a batch of feeds' results in one transaction."""
+        found: dict[str, tuple[Article, set[str]]] = {}
+        for outcome in outcomes:
+            for item in outcome.found:
+                if item.identity in found:
+                    found[item.identity][1].add(item.origin)
+                else:
+                    found[item.identity] = (item.article, {item.origin})
+        with stages.timing("cluster"):
+            articles = sorted(found.items(), key=lambda pair: (pair[1][0].published, pair[1][0].url))
+            ranges = window_ranges((a.published for _, (a, _) in articles), self._window) if articles else []
+            stories = await self._store.stories_in_window(ranges)
+            clusterer = Clusterer(stories, window=self._window)
+            decisions: list[Decision] = []
+            for _, (article, _) in articles:
+                placement = clusterer.place(article)
+                decisions.append(_decision(article, placement.reason))
+            drafts: list[StoryDraft] = clusterer.drafts(now)
+        with stages.timing("save"):
+            saved = await self._store.save_poll(
+                seen={key: when for outcome in outcomes for key, when in outcome.keys.items()},
+                drafts=drafts,
+                identities={article.url: identity for identity, (article, _) in articles},
+                origins={identity: origins for identity, (_, origins) in articles},
+                states=[(o.source, o.state) for o in outcomes if o.state is not None],
+                now=now,
+            )
+        return saved, decisions
+
+
+def _published(entry: Entry, now: datetime) -> datetime:
+    """The entry's own time, or when it was seen: a feed's clock or typo cannot date news in the future."""
+    if entry.published is None or entry.published > now:
+        return now
+    return entry.published
+
+
+class _Saver:
+    """Writes feeds' outcomes in batches while the poll goes on: when `batch_feeds` have gathered, or
+    `batch_seconds` after the first of a batch arrived, whichever comes first; and the rest at the end."""
+
+    def __init__(self, poller: Poller, stages: _Stages, now: datetime, explain: bool) -> None:
+        self._poller = poller
+        self._stages = stages
+        self._now = now
+        self._explain = explain
+        self._pending: list[_FeedOutcome] = []
+        self._arrived = asyncio.Event()
+        self._done = False
+        self._seen: set[str] = set()  # keys written by this poll: two feeds in flight carried the same article
+        self.reports: dict[str, SourceReport] = {}
+        self.new: dict[int, Story] = {}
+        self.updated: dict[int, Story] = {}
+        self.decisions: list[Decision] = []
+
+    def add(self, outcome: _FeedOutcome) -> None:
+        self.reports[outcome.source.url] = outcome.report
+        self.decisions.extend(outcome.decisions)
+        if outcome.state is None:
+            return
+        self._pending.append(outcome)
+        self._arrived.set()
+
+    def finish(self) -> None:
+        self._done = True
+        self._arrived.set()
+
+    async def run(self) -> None:
+        poller = self._poller
+        while True:
+            await self._arrived.wait()
+            if not self._done and len(self._pending) < poller._batch_feeds:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(poller._batch_seconds):
+                        while not self._done and len(self._pending) < poller._batch_feeds:
+                            self._arrived.clear()
+                            await self._arrived.wait()
+            batch, self._pending = self._pending, []
+            self._arrived.clear()
+            if batch:
+                await self._write(batch)
+            if self._done and not self._pending:
+                return
+
+    async def _write(self, batch: list[_FeedOutcome]) -> None:
+        for outcome in batch:  # what an earlier batch of this poll already wrote is not new any more
+            outcome.keys = {key: when for key, when in outcome.keys.items() if key not in self._seen}
+            outcome.found = [f for f in outcome.found if seen_key(f.origin, f.identity) in outcome.keys]
+        try:
+            saved, decisions = await self._poller._write(batch, self._now, self._stages)
+        except Exception:
+            if len(batch) > 1:  # find the feed whose data cannot be written; the others are written
+                for outcome in batch:
+                    await self._write([outcome])
+                return
+            await self._fail(batch[0])
+            return
+        for outcome in batch:
+            self._seen.update(outcome.keys)
+        if self._explain:
+            self.decisions.extend(decisions)
+        for story in saved.new:
+            self.new[story.id] = story
+        for story in saved.updated:
+            self.updated[story.id] = story
+        if self._poller._on_saved is not None and (saved.views_changed or saved.new or saved.updated):
+            try:
+                await self._poller._on_saved(saved)
+            except Exception:
+                log.exception("the listener of saved news failed")
+
+    async def _fail(self, outcome: _FeedOutcome) -> None:
+        """One source's news could not be written: the source fails with the reason, the poll goes on."""
+        log.exception("could not store the news of %s", outcome.source.url)
+        reason = "its news could not be stored (the database refused it)"
+        state = self._poller.failed(outcome.source, outcome.prior, reason)
+        self.reports[outcome.source.url] = SourceReport(outcome.source.url, "error", error=reason)
+        try:
+            await self._poller._store.save_states([(outcome.source, state)])
+        except Exception:
+            log.exception("could not store the state of %s either", outcome.source.url)
 
 
 def _decision(article: Article, reason: str, *, skipped: bool = False) -> Decision:

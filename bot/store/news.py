@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, Table, and_, delete, or_, select, update
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.news.models import Article, DetectedEvent, EventKind, Source, SourceState, Story
 from bot.news.stories import StoryDraft, outlet_key
+from bot.news.visibility import OPERATOR, Origin, SourcedArticle, View, build_views
 from bot.store import schema
 
 # Bound parameters per statement: SQLite allows 32766 and asyncpg 32767; stay well below both.
@@ -37,6 +38,74 @@ def _event(kind: str | None, countries: str) -> DetectedEvent | None:
         return None
 
 
+def article_from_row(row: Row[Any]) -> Article:
+    """An `articles` row as the Article it stores."""
+    return Article(
+        url=row.url,
+        title=row.title,
+        summary=row.summary,
+        outlet=row.outlet,
+        published=row.published,
+        first_seen=row.first_seen,
+        source_url=row.source_url,
+        countries=_keys(row.countries),
+        event=_event(row.event_kind, row.event_countries),
+        topics=tuple(json.loads(row.topics)),
+        matched_terms=tuple(json.loads(row.matched_terms)),
+    )
+
+
+def view_row(story_id: int, view: View, *, seq: int) -> dict[str, Any]:
+    """A `story_views` row for one view of a story, changed at `seq`."""
+    facts = view.facts
+    return {
+        "story_id": story_id,
+        "scope": view.scope,
+        "title": facts.title,
+        "url": facts.url,
+        "first_seen": facts.first_seen,
+        "last_seen": facts.last_seen,
+        "published": facts.published,
+        "last_published": facts.last_published,
+        "countries": " ".join(facts.countries),
+        "event_kind": facts.event.kind.value if facts.event else None,
+        "event_countries": " ".join(facts.event.countries) if facts.event else "",
+        "topics": json.dumps(list(facts.topics)),
+        "score": facts.score,
+        "outlet_count": facts.outlet_count,
+        "article_ids": json.dumps(list(view.article_ids)),
+        "own_only": view.own_only,
+        "fresh_from": view.fresh_from,
+        "fresh_seq": view.fresh_seq,
+        "seq": seq,
+    }
+
+
+# What makes a view row different from another: everything but the change number.
+_VIEW_FACTS = tuple(c.name for c in schema.story_views.c if c.name not in ("story_id", "scope", "seq"))
+
+
+async def next_change(connection: AsyncConnection) -> int:
+    """Take the next news change number. The counter row stays locked until this transaction ends, so change
+    numbers become visible in the order they were taken (see schema.counters)."""
+    c = schema.counters
+    result = await connection.execute(
+        update(c).where(c.c.name == "news").values(value=c.c.value + 1).returning(c.c.value)
+    )
+    value = result.scalar_one_or_none()
+    if value is None:  # a database created before the counter existed, or an empty one
+        await _insert_new(connection, c, [{"name": "news", "value": 0}], "name")
+        return await next_change(connection)
+    return int(value)
+
+
+async def current_change(connection: AsyncConnection) -> int:
+    """The last news change number committed."""
+    c = schema.counters
+    value = (await connection.execute(select(c.c.value).where(c.c.name == "news"))).scalar_one_or_none()
+    return int(value or 0)
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -44,17 +113,24 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
 
 @dataclass(frozen=True, slots=True)
 class SavedPoll:
-    """What `save_poll` wrote: the stories created and those updated, with their ids and articles."""
+    """What `save_poll` wrote: the stories created and those updated (every article, whoever may see it), the
+    change number it took and how many views (what servers see) changed."""
 
     new: tuple[Story, ...]
     updated: tuple[Story, ...]
+    seq: int = 0
+    views_changed: int = 0
 
 
 class NewsStore:
-    """Async repository over the news tables; the engine is migrated by `bot.store.database.migrate`."""
+    """Async repository over the news tables; the engine is migrated by `bot.store.database.migrate`.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    `max_article_age` is MAX_ARTICLE_AGE: an article first seen by an origin later than that after it was
+    published is old news for the views of that origin (stored and searchable, never delivered)."""
+
+    def __init__(self, engine: AsyncEngine, *, max_article_age: timedelta | None = None) -> None:
         self._engine = engine
+        self.max_article_age = max_article_age
 
     # --- source states ---------------------------------------------------------------------------------------
 
@@ -191,21 +267,7 @@ class NewsStore:
         for chunk in _chunks(list(by_story)):
             query = select(a).where(a.c.story_id.in_(chunk)).order_by(a.c.published, a.c.id)
             for article in await connection.execute(query):
-                by_story[article.story_id].append(
-                    Article(
-                        url=article.url,
-                        title=article.title,
-                        summary=article.summary,
-                        outlet=article.outlet,
-                        published=article.published,
-                        first_seen=article.first_seen,
-                        source_url=article.source_url,
-                        countries=_keys(article.countries),
-                        event=_event(article.event_kind, article.event_countries),
-                        topics=tuple(json.loads(article.topics)),
-                        matched_terms=tuple(json.loads(article.matched_terms)),
-                    )
-                )
+                by_story[article.story_id].append(article_from_row(article))
         return [
             Story(
                 id=row.id,
@@ -231,18 +293,27 @@ class NewsStore:
         seen: Mapping[str, datetime],
         drafts: Sequence[StoryDraft],
         identities: Mapping[str, str],
+        origins: Mapping[str, Collection[str]] | None = None,
         states: Sequence[tuple[Source, SourceState]] = (),
+        now: datetime | None = None,
     ) -> SavedPoll:
-        """Write a poll's outcome in one transaction: seen identities, new and changed stories, their new articles.
+        """Write a poll's outcome in one transaction: seen keys, new and changed stories, their new articles, the
+        origins that carried each matching article, and the views of every story that changed.
 
-        `seen` maps every new identity (matching or not) to its first-seen time; `identities` maps an article's
-        URL to its identity. Articles already stored (another process got there first) are skipped.
+        `seen` maps every new seen key (bot.news.pipeline) to its first-seen time; `identities` maps an article's
+        URL to its identity; `origins` maps a matching article's identity to the origins that carried it in this
+        poll (the operator's when absent). Articles already stored (another process, or another origin, got there
+        first) are not stored again, but gain the new origins, and their stories' views are rebuilt.
         """
         new: list[Story] = []
         updated: list[Story] = []
+        moment = now or max(seen.values(), default=None) or _now_from(drafts)
         async with self._engine.begin() as connection:
+            seq = await next_change(connection)
             seen_rows = [{"identity": key, "first_seen": when} for key, when in seen.items()]
             await _insert_new(connection, schema.seen_articles, seen_rows, "identity")
+            carried: dict[str, set[str]] = {key: set(value) for key, value in (origins or {}).items()}
+            touched: set[int] = set()
             for draft in drafts:
                 values = _story_values(draft)
                 if draft.story_id is None:
@@ -255,16 +326,80 @@ class NewsStore:
                     await connection.execute(
                         update(schema.stories).where(schema.stories.c.id == story_id).values(**values)
                     )
-                rows = [
-                    _article_values(article, identities.get(article.url, article.url), story_id)
-                    for article in draft.added
-                ]
+                rows = []
+                for article in draft.added:
+                    identity = identities.get(article.url, article.url)
+                    rows.append(_article_values(article, identity, story_id))
+                    carried.setdefault(identity, set()).update(() if origins and identity in origins else {OPERATOR})
                 await _insert_new(connection, schema.articles, rows, "identity")
+                touched.add(story_id)
                 story = _story(story_id, draft)
                 (new if draft.story_id is None else updated).append(story)
+            touched |= await _add_origins(connection, carried, moment, seq)
+            changed = await self._refresh_views(connection, touched, seq, moment)
         if states:
             await self.save_states(states)
-        return SavedPoll(tuple(new), tuple(updated))
+        return SavedPoll(tuple(new), tuple(updated), seq, changed)
+
+    async def refresh_views_of_origin(self, origin: str, now: datetime) -> int:
+        """Rebuild the views of every story an origin carried articles of (a server added or removed that source:
+        who may see them changed); returns how many views changed."""
+        async with self._engine.begin() as connection:
+            seq = await next_change(connection)
+            o, a = schema.article_origins, schema.articles
+            query = select(a.c.story_id).join(o, o.c.article_id == a.c.id).where(o.c.origin == origin).distinct()
+            story_ids = {row.story_id for row in await connection.execute(query) if row.story_id is not None}
+            return await self._refresh_views(connection, story_ids, seq, now)
+
+    async def _refresh_views(
+        self, connection: AsyncConnection, story_ids: Collection[int], seq: int, now: datetime
+    ) -> int:
+        """Rebuild the views of these stories from their articles, origins and the servers' sources; rows whose
+        facts did not change keep their change number. Returns how many views were written or removed."""
+        a, o, v, g = schema.articles, schema.article_origins, schema.story_views, schema.guild_sources
+        changed = 0
+        for chunk in _chunks(sorted(story_ids), 500):
+            articles = list(await connection.execute(select(a).where(a.c.story_id.in_(chunk)).order_by(a.c.id)))
+            carried: dict[int, list[Origin]] = {}
+            for article_ids in _chunks([row.id for row in articles]):
+                for row in await connection.execute(select(o).where(o.c.article_id.in_(article_ids))):
+                    carried.setdefault(row.article_id, []).append(Origin(row.origin, row.seen_at, row.seq))
+            urls = sorted({origin.origin for found in carried.values() for origin in found} - {OPERATOR})
+            guilds_by_origin: dict[str, set[int]] = {}
+            for url_chunk in _chunks(urls):
+                for row in await connection.execute(select(g.c.url, g.c.guild_id).where(g.c.url.in_(url_chunk))):
+                    guilds_by_origin.setdefault(row.url, set()).add(row.guild_id)
+            by_story: dict[int, list[SourcedArticle]] = {story_id: [] for story_id in chunk}
+            for row in articles:
+                found = tuple(carried.get(row.id, ()))
+                if found:
+                    by_story[row.story_id].append(SourcedArticle(row.id, article_from_row(row), found))
+            existing = {
+                (row.story_id, row.scope): row._mapping
+                for row in await connection.execute(select(v).where(v.c.story_id.in_(chunk)))
+            }
+            wanted: dict[tuple[int, int], dict[str, Any]] = {}
+            for story_id, sourced in by_story.items():
+                views = build_views(sourced, guilds_by_origin, max_age=self.max_article_age, now=now)
+                for scope, view in views.items():
+                    wanted[(story_id, scope)] = view_row(story_id, view, seq=seq)
+            gone = [key for key in existing if key not in wanted]
+            for story_id, scope in gone:
+                await connection.execute(delete(v).where(v.c.story_id == story_id, v.c.scope == scope))
+            writes = [
+                values
+                for key, values in wanted.items()
+                if key not in existing or any(existing[key][name] != values[name] for name in _VIEW_FACTS)
+            ]
+            for values in writes:
+                key = (values["story_id"], values["scope"])
+                if key in existing:
+                    condition = and_(v.c.story_id == key[0], v.c.scope == key[1])
+                    await connection.execute(update(v).where(condition).values(**values))
+                else:
+                    await connection.execute(v.insert().values(**values))
+            changed += len(gone) + len(writes)
+        return changed
 
     async def forget_seen_before(self, cutoff: datetime) -> int:
         """Drop seen identities older than `cutoff` (feeds no longer carry them); returns how many."""
@@ -272,6 +407,46 @@ class NewsStore:
         async with self._engine.begin() as connection:
             result = await connection.execute(delete(t).where(t.c.first_seen < cutoff))
         return int(result.rowcount or 0)
+
+
+async def _add_origins(
+    connection: AsyncConnection, carried: Mapping[str, Collection[str]], seen_at: datetime, seq: int
+) -> set[int]:
+    """Record which origins carried these articles (by identity); returns the stories of the articles that gained
+    an origin they did not have."""
+    a, o = schema.articles, schema.article_origins
+    touched: set[int] = set()
+    identities = list(carried)
+    for chunk in _chunks(identities):
+        stored = {
+            row.identity: (row.id, row.story_id)
+            for row in await connection.execute(
+                select(a.c.id, a.c.identity, a.c.story_id).where(a.c.identity.in_(chunk))
+            )
+        }
+        if not stored:
+            continue
+        had = {
+            (row.article_id, row.origin)
+            for row in await connection.execute(
+                select(o.c.article_id, o.c.origin).where(o.c.article_id.in_([i for i, _ in stored.values()]))
+            )
+        }
+        rows = []
+        for identity, (article_id, story_id) in stored.items():
+            for origin in carried[identity]:
+                if (article_id, origin) not in had:
+                    rows.append({"article_id": article_id, "origin": origin, "seen_at": seen_at, "seq": seq})
+                    if story_id is not None:
+                        touched.add(story_id)
+        if rows:
+            await connection.execute(o.insert(), rows)
+    return touched
+
+
+def _now_from(drafts: Sequence[StoryDraft]) -> datetime:
+    """The poll's time when a caller gave none: its newest article's first sight."""
+    return max((a.first_seen for d in drafts for a in d.added), default=datetime(1970, 1, 1, tzinfo=UTC))
 
 
 async def _insert_new(connection: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], key: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -145,6 +146,63 @@ articles = Table(
 )
 
 
+# Which feeds carried each stored article (bot.news.visibility): `origin` is "" for the operator's sources, else the
+# URL of a server's own source. `seen_at` is when that origin first carried it, `seq` the change number then.
+article_origins = Table(
+    "article_origins",
+    metadata,
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("origin", String(2048), nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("article_id", "origin"),
+    Index("ix_article_origins_origin", "origin"),
+)
+
+# A story as one scope sees it (bot.news.visibility): scope 0 is every server's view (the operator's sources), a
+# server id its own view (plus its own sources). Facts are those of `summarize` over the view's articles
+# (`article_ids`, a JSON list). `seq` is the change number of the last change, `fresh_seq`/`fresh_from` when the
+# view first held fresh news: digests and alerts select by them. Rebuilt whenever its story or origins change.
+story_views = Table(
+    "story_views",
+    metadata,
+    Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    Column("scope", BigInteger, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Column("published", UtcDateTime, nullable=False),
+    Column("last_published", UtcDateTime, nullable=False),
+    Column("countries", String(400), nullable=False, server_default=""),
+    Column("event_kind", String(20), nullable=True),
+    Column("event_countries", String(400), nullable=False, server_default=""),
+    Column("topics", Text, nullable=False, server_default="[]"),
+    Column("score", Float, nullable=False, server_default="0"),
+    Column("outlet_count", Integer, nullable=False, server_default="0"),
+    Column("article_ids", Text, nullable=False, server_default="[]"),
+    Column("own_only", Boolean, nullable=False, server_default="0"),
+    Column("fresh_from", UtcDateTime, nullable=True),
+    Column("fresh_seq", BigInteger, nullable=True),
+    Column("seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("story_id", "scope"),
+    Index("ix_story_views_scope_last_seen", "scope", "last_seen"),
+    Index("ix_story_views_scope_published", "scope", "published"),
+    Index("ix_story_views_scope_fresh_seq", "scope", "fresh_seq"),
+    Index("ix_story_views_scope_event_kind", "scope", "event_kind"),
+)
+
+# Named counters. "news" numbers every change of the stories' views; writers take the next number at the start of
+# their transaction, which holds the row until commit, so numbers become visible in order: a reader that sees
+# number n committed sees every smaller one too (digests use it as a watermark that cannot skip unsaved work).
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+
 # --- delivery (bot.delivery) ------------------------------------------------------------------------------------
 
 # Servers whose delivery settings were set up: a server gets the built-in topic once, on its first row here, so an
@@ -188,6 +246,8 @@ subscriptions = Table(
     Column("paused_at", UtcDateTime, nullable=True),
     Column("last_digest_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("last_digest_seq", BigInteger, nullable=True),  # the news change number the last digest covered
+    Column("digest_slot", UtcDateTime, nullable=True),  # the scheduled time of the last digest run claimed
 )
 
 # The outbox: a row is written before a message is sent and marked sent after Discord accepted it (see
@@ -212,6 +272,15 @@ deliveries = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime, nullable=True),
     Column("error", Text, nullable=True),
+    Column("guild_id", BigInteger, nullable=True, index=True),
+    Column("dedup_key", String(120), nullable=True, unique=True),  # what was planned, so it is planned only once
+    Column("covers_until_seq", BigInteger, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("attempted_at", UtcDateTime, nullable=True),  # the first send: a resend after the nonce window looks first
+    Column("next_try_at", UtcDateTime, nullable=True),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", UtcDateTime, nullable=True),
+    Column("retried", Integer, nullable=False, server_default="0"),
 )
 
 # The alert message of each story in each channel and the story version it shows: a separate table, not the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,6 +73,9 @@ class ScriptedFetcher:
         if answer is None:
             return FetchResult(source, FetchStatus.NOT_MODIFIED, done, http_status=304)
         return FetchResult(source, FetchStatus.OK, done, body=answer, http_status=200)
+
+    def failed_state(self, source: Source, state: SourceState, started: datetime, error: str) -> SourceState:
+        return replace(state, last_error=error, consecutive_failures=state.consecutive_failures + 1, last_attempt=NOW)
 
 
 BBC = Source("https://bbc.example/rss", "BBC")

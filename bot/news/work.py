@@ -1,0 +1,215 @@
+"""The CPU work of a poll, parsing feed bodies and tagging new entries, run where it cannot hold the event loop.
+
+Why a worker process: the loop that reads the news is the one that answers Discord, which wants an answer within
+3 seconds. Parsing a large body (lxml, then HTML to text) and matching hundreds of topics are pure CPU; in the loop's
+thread they delay every slash command by as long as they run (a 5 MB feed is several hundred milliseconds), and a
+thread gains nothing under the GIL. A process takes that work off the loop entirely and, on a machine with two
+cores, runs beside it. Only bodies in and compact results out cross the process boundary; both are small next to
+the work they stand for. A worker that dies (a hostile feed that exhausts it, a crash) breaks only the feeds it
+held: the pool is rebuilt and the poll goes on. Workers ignore SIGINT and SIGTERM: the bot decides when to stop.
+
+`InlineWork` does the same work in the caller's thread, for `python -m bot check` and tests, where nothing else
+waits on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import multiprocessing
+import signal
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from bot.news.matching import Tagging, Topic, TopicMatcher
+from bot.news.models import ParsedFeed, Source
+from bot.news.parse import parse_feed
+from bot.news.topics import BUILTIN_LIMITS, parse_query
+from bot.news.urls import article_identity
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+class WorkerDied(Exception):
+    """The process doing a feed's work died; the feed is reported as failing with this reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBody:
+    """A body parsed: the feed, each entry's identity (aligned with `feed.entries`), and the CPU seconds it took."""
+
+    feed: ParsedFeed
+    identities: tuple[str, ...]
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSet:
+    """The topics of one poll, with a key that names them, so a worker builds its matcher once per change."""
+
+    key: str
+    topics: tuple[Topic, ...]
+
+    @classmethod
+    def of(cls, topics: Sequence[Topic]) -> TopicSet:
+        digest = hashlib.blake2b(digest_size=16)
+        for topic in topics:
+            digest.update(f"{topic.name}\x00{topic.query.text}\x01".encode())
+        return cls(digest.hexdigest(), tuple(topics))
+
+    def payload(self) -> tuple[tuple[str, str], ...]:
+        return tuple((t.name, t.query.text) for t in self.topics)
+
+
+class FeedWork(Protocol):
+    async def parse(self, body: bytes, source: Source, content_type: str | None) -> ParsedBody: ...
+
+    async def tag(self, topics: TopicSet, texts: Sequence[tuple[str, str]]) -> tuple[list[Tagging], float]: ...
+
+    async def close(self) -> None: ...
+
+
+ParseFeed = Callable[..., ParsedFeed]
+
+
+def parse_body(body: bytes, source: Source, content_type: str | None, parse: ParseFeed = parse_feed) -> ParsedBody:
+    """Parse a body and give each entry its identity (bot.news.urls.article_identity)."""
+    started = time.process_time()
+    try:
+        feed = parse(body, source=source, content_type=content_type)
+    except Exception as exc:  # a parser bug on one feed is that feed's error, never the poll's
+        log.exception("parsing %s failed", source.url)
+        feed = ParsedFeed(None, None, (), error=f"parse failed: {type(exc).__name__}: {exc}")
+    identities = tuple(article_identity(entry) for entry in feed.entries)
+    return ParsedBody(feed, identities, time.process_time() - started)
+
+
+class _Matchers:
+    """A worker's matchers by topic-set key; a few are kept, as topics change rarely."""
+
+    def __init__(self, size: int = 2) -> None:
+        self._size = size
+        self._by_key: OrderedDict[str, TopicMatcher] = OrderedDict()
+
+    def get(self, key: str, payload: tuple[tuple[str, str], ...] | None) -> TopicMatcher | None:
+        matcher = self._by_key.get(key)
+        if matcher is None and payload is not None:
+            matcher = TopicMatcher([Topic(name, parse_query(text, limits=BUILTIN_LIMITS)) for name, text in payload])
+            self._by_key[key] = matcher
+            while len(self._by_key) > self._size:
+                self._by_key.popitem(last=False)
+        if matcher is not None:
+            self._by_key.move_to_end(key)
+        return matcher
+
+
+def tag_texts(matcher: TopicMatcher, texts: Sequence[tuple[str, str]]) -> tuple[list[Tagging], float]:
+    started = time.process_time()
+    tagged = [matcher.tag(title, summary) for title, summary in texts]
+    return tagged, time.process_time() - started
+
+
+class InlineWork:
+    """The work in the caller's thread: for the command line and tests, where no one else waits on the loop."""
+
+    def __init__(self, parse: ParseFeed = parse_feed) -> None:
+        self._parse = parse
+        self._matchers = _Matchers()
+
+    async def parse(self, body: bytes, source: Source, content_type: str | None) -> ParsedBody:
+        return parse_body(body, source, content_type, self._parse)
+
+    async def tag(self, topics: TopicSet, texts: Sequence[tuple[str, str]]) -> tuple[list[Tagging], float]:
+        matcher = self._matchers.get(topics.key, topics.payload())
+        assert matcher is not None
+        return tag_texts(matcher, texts)
+
+    async def close(self) -> None:
+        return None
+
+
+# --- the worker process's side ------------------------------------------------------------------------------------
+
+_worker_matchers = _Matchers()
+
+
+class _NeedTopics(Exception):
+    """The worker does not know this topic set yet: send it again with the topics."""
+
+
+def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _parse_job(body: bytes, source: Source, content_type: str | None) -> ParsedBody:
+    return parse_body(body, source, content_type)
+
+
+def _tag_job(
+    key: str, payload: tuple[tuple[str, str], ...] | None, texts: Sequence[tuple[str, str]]
+) -> tuple[list[Tagging], float]:
+    matcher = _worker_matchers.get(key, payload)
+    if matcher is None:
+        raise _NeedTopics(key)
+    return tag_texts(matcher, texts)
+
+
+class ProcessWork:
+    """The work in a pool of worker processes (spawned, so that nothing of the bot's threads or connections is
+    inherited), started on first use and rebuilt when a worker dies."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self._workers = max(1, workers)
+        self._pool: ProcessPoolExecutor | None = None
+        self.restarts = 0
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+            )
+        return self._pool
+
+    async def _run(self, function: Callable[..., _T], *args: Any) -> _T:
+        pool = self._executor()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+        except BrokenProcessPool:
+            if self._pool is pool:  # the first task to learn of it rebuilds the pool for the others
+                self._pool = None
+                self.restarts += 1
+                pool.shutdown(wait=False, cancel_futures=True)
+                log.warning("a feed worker process died; starting a new one")
+            raise WorkerDied("the worker process handling this feed died") from None
+
+    async def parse(self, body: bytes, source: Source, content_type: str | None) -> ParsedBody:
+        return await self._run(_parse_job, body, source, content_type)
+
+    async def tag(self, topics: TopicSet, texts: Sequence[tuple[str, str]]) -> tuple[list[Tagging], float]:
+        try:
+            return await self._run(_tag_job, topics.key, None, texts)
+        except _NeedTopics:
+            return await self._run(_tag_job, topics.key, topics.payload(), texts)
+
+    async def warm_up(self) -> None:
+        """Start the workers now (imports take a moment), so that the first poll does not wait for them."""
+        await self._run(_parse_job, b"", Source("warm-up", "warm-up"), None)
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+__all__ = ["FeedWork", "InlineWork", "ParsedBody", "ProcessWork", "TopicSet", "WorkerDied"]

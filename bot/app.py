@@ -24,6 +24,7 @@ from bot.discord_app import endpoints
 from bot.discord_app.client import AccordWatchBot, Services
 from bot.news.service import NewsService
 from bot.news.sources import SourcesError, load_sources
+from bot.news.work import ProcessWork
 from bot.scheduling import Scheduler
 from bot.settings import Settings, SettingsError
 from bot.store.database import create_engine, migrate
@@ -88,7 +89,7 @@ async def running_bot(settings: Settings, **bot_options: Any) -> AsyncIterator[A
         return datetime.now(UTC)
 
     max_age = timedelta(hours=settings.MAX_ARTICLE_AGE) if settings.MAX_ARTICLE_AGE else None
-    news_store = NewsStore(engine)
+    news_store = NewsStore(engine, max_article_age=max_age)
     delivery = Delivery(engine, news_store, clock, max_article_age=max_age)
     news = NewsService(
         news_store,
@@ -98,13 +99,14 @@ async def running_bot(settings: Settings, **bot_options: Any) -> AsyncIterator[A
         extra_sources=delivery.guild_sources,
         topic_provider=delivery.all_topics,
         allow=settings.allowed_networks,
+        work=ProcessWork(),
     )
     scheduler = Scheduler()
     services = Services(
         knowledge=knowledge, engine=engine, clock=clock, news=news, scheduler=scheduler, delivery=delivery
     )
     bot = AccordWatchBot(settings=settings, services=services, **bot_options)
-    schedule_polling(scheduler, bot.poll_and_deliver, settings.POLL_INTERVAL, clock())
+    schedule_polling(scheduler, bot.poll_job, settings.POLL_INTERVAL, clock())
     try:
         async with bot:
             try:

@@ -164,6 +164,16 @@ class IntervalSchedule:
 Schedule = DailySchedule | WeeklySchedule | IntervalSchedule
 
 
+def latest_at_or_before(schedule: Schedule, moment: datetime, tz: ZoneInfo) -> datetime:
+    """The last firing at or before `moment`: what names the run due now (two processes agree on it)."""
+    moment = require_aware(moment).astimezone(UTC)
+    firing = schedule.next_after(moment - schedule.period - timedelta(days=1), tz)
+    latest = firing
+    while firing <= moment:
+        latest, firing = firing, schedule.next_after(firing, tz)
+    return latest
+
+
 def _next_wall_clock(times: tuple[time, ...], weekday: int | None, moment: datetime, tz: ZoneInfo) -> datetime:
     """Walk the wall-clock slots in order; `first_instant` never goes backwards, so the first one past wins."""
     moment = require_aware(moment).astimezone(UTC)

@@ -1,25 +1,31 @@
 """Delivery: what to send where and when. The API the Discord layer calls; it knows nothing of Discord.
 
+What each server sees is its view of each story (bot.news.visibility, read through bot.store.views): alerts,
+digests, /latest, /story, /watch test and reported events are all built from views, never from other servers'
+sources. Reported facts (/members, /timeline) read only the public views: a server's own sources never make one.
+
 Exactly once, by an outbox (`deliveries`):
-1. Before sending, `begin_digest` / `begin_alert` / `begin` record the intent: the channel, the stories, and a
-   fresh nonce. All the parts of a digest are recorded in one transaction, before the first is sent.
-2. The Discord layer sends with that nonce and `enforce_nonce`, then calls `mark_sent` with the message id only
-   after Discord accepted it. A permanent refusal is `mark_failed` (with `pause` or `remove_channel`).
-3. At start, `pending()` lists the records never marked: the Discord layer sends each again with its nonce. If
-   the first send did reach Discord, Discord answers the resend with the same message instead of posting a second
-   one (Discord keeps nonces for a few minutes only: after a longer outage a message sent just before the crash
-   can be posted twice, the one case where "once" degrades to "at least once", never to "lost").
+1. Planning is durable and idempotent. Every (channel, story) owed an alert is derived from the database (the
+   views, the subscriptions, `alerts_sent`, the outbox) by `plan_alerts`, and `record_alerts` writes what is owed
+   as outbox rows, each with a key (`dedup_key`) that a second planning, in this process or another, cannot write
+   again. A digest run is claimed by its scheduled slot in the same transaction that records its parts, so two
+   processes never both send it. Nothing is owed only in memory: after a crash, a restart plans it again.
+2. Sending claims rows (`claim`: a lease, so that two processes never hold one row) and sends each with its nonce
+   and `enforce_nonce`; only after Discord accepted it, `mark_sent` records the message. A permanent refusal is
+   `mark_failed` (with `pause` or `remove_channel`); a transient one is `note_retry`, tried again later.
+3. A row whose first try is older than Discord's nonce window (a few minutes) may have been posted with no answer
+   heard: before sending it again, the Discord layer looks for it in the channel and adopts it (`mark_sent`).
 What that gives:
 - a story is recorded as delivered to a channel (alerts: `alerts_sent`; digests: the subscription's
-  `last_digest_at`) only inside `mark_sent`, so a crash before it loses nothing;
-- a digest counts as done only when all its parts are sent: a restart after part 1 of 3 finishes parts 2 and 3
-  (`unfinished_digests`), and planning never repeats stories that a recorded digest already carries;
-- a failed part fails the rest of its digest, `last_digest_at` stays put, and the next digest carries the
-  stories of the failed parts (not those of parts already sent); a failed alert is planned again after `resume`.
+  `last_digest_seq`) only inside `mark_sent`, so a crash before it loses nothing;
+- a digest counts as done only when all its parts are sent; planning never repeats stories that a recorded
+  digest already carries; a failed part fails the rest of its digest and the next digest carries them;
+- digests select by news change number (`fresh_seq`), not by time: a number becomes visible only when all smaller
+  ones are (bot.store.schema.counters), so a digest that runs while a poll is writing can never skip its stories.
 
-Which stories: a story counts from the moment the bot first saw a *fresh* article of it, one whose own published
-time was within `max_article_age` of when the bot saw it. A story made only of old articles (a feed republishing
-its archive, a newly added source) is stored and searchable but never delivered.
+Which stories: a story's view counts from the moment it first held a *fresh* article, one whose own published
+time was within `max_article_age` of when that view's sources first carried it. A view made only of old articles
+(a feed republishing its archive, a newly added source) is stored and searchable but never delivered.
 """
 
 from __future__ import annotations
@@ -39,17 +45,17 @@ from bot.accords.model import TimelineEvent
 from bot.countries import by_key
 from bot.delivery._wallclock import ScheduleError
 from bot.delivery.quiet_hours import parse_quiet_hours
-from bot.delivery.schedules import parse_schedule
+from bot.delivery.schedules import latest_at_or_before, parse_schedule
 from bot.delivery.store import DeliveryStore
 from bot.delivery.timezones import parse_timezone
 from bot.delivery.values import (
+    ALERTS_PER_ROUND,
     DEFAULT_SCHEDULE,
     MAX_SOURCES,
     MAX_TOPICS,
     MODES,
     AlertAction,
     DeliveryError,
-    DeliveryKind,
     DigestPlan,
     GuildStatus,
     NextDigest,
@@ -62,11 +68,12 @@ from bot.delivery.values import (
     TopicInfo,
     UnfinishedDigest,
 )
-from bot.news.matching import Topic, default_topic
+from bot.news.matching import Topic
 from bot.news.models import EventKind, Source, SourceState, Story
 from bot.news.stories import outlet_key
-from bot.news.topics import Query, QueryError, parse_query
+from bot.news.topics import DEFAULT_TOPIC_NAME, Query, QueryError, parse_query
 from bot.store.news import NewsStore
+from bot.store.views import StoryViews
 
 __all__ = ["Delivery", "DeliveryError", "story_version"]
 
@@ -76,7 +83,7 @@ FIRST_DIGEST_SPAN = timedelta(hours=24)
 # and longer than any quiet hours hold an alert.
 ALERT_LOOKBACK = timedelta(hours=48)
 LATEST_SPAN = timedelta(days=30)
-TROUBLE_SPAN = timedelta(days=7)  # /status lists the deliveries that failed this recently
+TROUBLE_SPAN = timedelta(days=1)  # /status lists the deliveries that failed this recently
 # Stories read per planning query. Far above what a day brings (the 500-feed benchmark makes about 100 stories),
 # and the read is ordered by importance, so only the least important could ever be left out.
 _SCAN = 5000
@@ -116,11 +123,12 @@ class Delivery:
         source_cap: int = MAX_SOURCES,
     ) -> None:
         self.store = DeliveryStore(engine)
+        self.views = StoryViews(engine)
         self._news = news
         self._clock = clock
         self._max_age = max_article_age if max_article_age else None  # 0 turns the check off
         self._source_cap = source_cap
-        # min_outlets -> (signature of the stories table, the reported stories with their independent outlets)
+        # min_outlets -> (signature of the public views, the reported stories with their independent outlets)
         self._reported: dict[int, tuple[tuple[object, ...], list[tuple[Story, tuple[str, ...]]]]] = {}
 
     # --- topics ----------------------------------------------------------------------------------------------
@@ -133,7 +141,11 @@ class Delivery:
         """Watch a new topic; DeliveryError for a bad name, a bad query (with its position), a duplicate or the cap."""
         name = name.strip().lower()
         if not _TOPIC_NAME.match(name):
-            raise DeliveryError("a topic name is 1 to 32 characters: lower-case letters, digits, '-' or '_'")
+            raise DeliveryError("A topic name is 1 to 32 characters: lower-case letters, digits, '-' or '_'.")
+        if name == DEFAULT_TOPIC_NAME:
+            raise DeliveryError(
+                f"'{name}' is the built-in topic's name; `/watch reset` brings the built-in topic back."
+            )
         try:
             parsed = parse_query(query)
         except QueryError as exc:
@@ -141,36 +153,44 @@ class Delivery:
         await self.ensure_guild(guild_id)
         result = await self.store.add_topic(guild_id, name, parsed.text, self._clock(), MAX_TOPICS)
         if result == "cap":
-            raise DeliveryError(f"a server can watch at most {MAX_TOPICS} topics; remove one first")
+            raise DeliveryError(f"A server can watch at most {MAX_TOPICS} topics; remove one first.")
         if result == "exists":
-            raise DeliveryError(f"there is already a topic named {name!r}; remove it first to change its query")
+            raise DeliveryError(f"There is already a topic named '{name}'; remove it first to change its query.")
         assert not isinstance(result, str)
         return result
 
-    async def remove_topic(self, guild_id: int, name: str) -> bool:
-        """Stop watching a topic; DeliveryError while a subscription lists it (its channel would go silent)."""
+    async def remove_topic(self, guild_id: int, name: str) -> TopicInfo | None:
+        """Stop watching a topic (None: no such topic); DeliveryError while a subscription lists it (its channel
+        would go silent). The built-in topic can be removed too; `restore_builtin` brings it back."""
         name = name.strip().lower()
         users = [s for s in await self.store.subscriptions(guild_id=guild_id) if s.topics and name in s.topics]
         if users:
             raise DeliveryError(
-                f"topic {name!r} is used by {len(users)} subscription(s); subscribe those channels again without it"
+                f"The topic '{name}' is used by {_count(len(users), 'subscription')}; subscribe those channels "
+                "again without it first."
             )
         return await self.store.remove_topic(guild_id, name)
+
+    async def restore_builtin(self, guild_id: int) -> bool:
+        """Watch the built-in topic again; False when the server already does."""
+        await self.ensure_guild(guild_id)
+        return await self.store.restore_builtin(guild_id, self._clock())
 
     async def list_topics(self, guild_id: int) -> list[TopicInfo]:
         """The server's topics, the built-in first."""
         await self.ensure_guild(guild_id)
         return await self.store.topics(guild_id)
 
-    async def test_query(self, query: str, days: int = 7, limit: int = 25) -> list[QueryHit]:
-        """Stored stories of the last `days` that `query` matches, newest first, with the terms that matched."""
+    async def test_query(self, guild_id: int, query: str, days: int = 7, limit: int = 25) -> list[QueryHit]:
+        """Stories of the last `days` that the server sees and `query` matches, newest first, with the terms."""
         try:
             parsed = parse_query(query)
         except QueryError as exc:
             raise DeliveryError(exc.message, exc.position, query) from None
         if not 1 <= days <= 30:
-            raise DeliveryError("days must be from 1 to 30")
-        stories = await self._news.recent_stories(self._clock() - timedelta(days=days), limit=_SCAN)
+            raise DeliveryError("Days must be from 1 to 30.")
+        since = self._clock() - timedelta(days=days)
+        stories = await self.views.visible(guild_id, seen_since=since, limit=_SCAN)
         hits: list[QueryHit] = []
         for story in sorted(stories, key=lambda s: (s.first_seen, s.id), reverse=True):
             terms: dict[str, None] = {}
@@ -185,8 +205,8 @@ class Delivery:
         return hits
 
     async def all_topics(self) -> list[Topic]:
-        """The poller's topics: the default, then every server's own, named f"{guild_id}:{name}"."""
-        topics = [default_topic()]
+        """The poller's topics beside the built-in one: every server's own, named f"{guild_id}:{name}"."""
+        topics = []
         for info in await self.store.all_custom_topics():
             try:
                 topics.append(Topic(info.tag, _parsed(info.query)))
@@ -209,9 +229,12 @@ class Delivery:
         topics: Sequence[str] | None = None,
         quiet_hours: str | None = None,
     ) -> Subscription:
-        """Create or replace a channel's subscription; DeliveryError says which input is wrong and how to fix it."""
+        """Create or replace a channel's subscription; DeliveryError says which input is wrong and how to fix it.
+
+        Saving a subscription again is how an admin resumes a paused channel: its messages that failed within
+        MAX_ARTICLE_AGE (a missing permission, say) are tried once more."""
         if mode not in MODES:
-            raise DeliveryError(f"mode must be one of {', '.join(MODES)}")
+            raise DeliveryError(f"The mode must be one of {', '.join(MODES)}.")
         digests, alerts = mode in ("digest", "both"), mode in ("alerts", "both")
         try:
             zone = parse_timezone(timezone)
@@ -219,26 +242,28 @@ class Delivery:
             if digests:
                 canonical_schedule = parse_schedule(schedule or DEFAULT_SCHEDULE).text
             elif schedule:
-                raise DeliveryError("a schedule is for digests; use mode digest or both, or leave it out")
+                raise DeliveryError("A schedule is for digests; use the mode digest or both, or leave it out.")
             canonical_quiet = parse_quiet_hours(quiet_hours).text if quiet_hours else None
         except ScheduleError as exc:
-            raise DeliveryError(str(exc)) from None
+            raise DeliveryError(_sentence(str(exc))) from None
         if not alerts:
             for given, what in ((min_importance, "min_importance"), (role_id, "role"), (quiet_hours, "quiet_hours")):
                 if given is not None:
-                    raise DeliveryError(f"{what} is for alerts; use mode alerts or both, or leave it out")
+                    raise DeliveryError(
+                        f"The option {what} is for alerts; use the mode alerts or both, or leave it out."
+                    )
         if min_importance is not None and not (math.isfinite(min_importance) and 0 <= min_importance <= 100):
-            raise DeliveryError("min_importance must be a number from 0 to 100")
+            raise DeliveryError("The min_importance must be a number from 0 to 100.")
         names: list[str] | None = None
         if topics is not None:
             names = list(dict.fromkeys(name.strip().lower() for name in topics if name.strip()))
             if not names:
-                raise DeliveryError("name at least one topic, or leave topics out for all of the server's topics")
+                raise DeliveryError("Name at least one topic, or leave topics out for all of the server's topics.")
             known = {t.name for t in await self.list_topics(guild_id)}
             unknown = [name for name in names if name not in known]
             if unknown:
                 raise DeliveryError(
-                    f"unknown topic(s): {', '.join(unknown)}; this server watches {', '.join(sorted(known)) or 'none'}"
+                    f"Unknown topic(s): {', '.join(unknown)}; this server watches {', '.join(sorted(known)) or 'none'}."
                 )
         else:
             await self.ensure_guild(guild_id)
@@ -253,7 +278,9 @@ class Delivery:
             "topics": None if names is None else json.dumps(names),
             "quiet_hours": canonical_quiet,
         }
-        return await self.store.save_subscription(values, self._clock())
+        now = self._clock()
+        retry_since = now - (self._max_age or FIRST_DIGEST_SPAN)
+        return await self.store.save_subscription(values, now, retry_failed_since=retry_since)
 
     async def unsubscribe(self, guild_id: int, channel_id: int) -> bool:
         """Drop a channel's subscription and its delivery records; False when it had none."""
@@ -284,44 +311,70 @@ class Delivery:
             return None
         return parse_schedule(sub.schedule).next_after(now, ZoneInfo(sub.timezone))
 
+    @staticmethod
+    def digest_slot(sub: Subscription, now: datetime) -> datetime | None:
+        """The scheduled time of the digest due at `now` (the latest at or before it), which names the run."""
+        if not sub.digests or sub.schedule is None:
+            return None
+        return latest_at_or_before(parse_schedule(sub.schedule), now, ZoneInfo(sub.timezone))
+
     # --- digests ---------------------------------------------------------------------------------------------
 
-    def delivered_from(self, story: Story) -> datetime | None:
-        """When the story became deliverable: the first time the bot saw a fresh article of it (None: never)."""
-        if self._max_age is None:
-            return story.first_seen
-        fresh = [a.first_seen for a in story.articles if a.first_seen - a.published <= self._max_age]
-        return min(fresh) if fresh else None
-
     async def plan_digest(self, subscription_id: int, now: datetime) -> DigestPlan:
-        """The next digest of a subscription: new matching stories since its last digest, most important first."""
+        """The next digest of a subscription: stories its server sees, matching its topics, that first held fresh
+        news after the last digest's change number (the last 24 hours for a first digest), most important first.
+        Stories of the period already posted as alerts in this channel are listed apart (`alerted`)."""
         sub = await self.subscription_by_id(subscription_id)
         if sub is None:
-            raise DeliveryError("this channel is no longer subscribed")
+            raise DeliveryError("This channel is no longer subscribed.")
+        until_seq = await self.views.current_change()
         since = sub.last_digest_at or now - FIRST_DIGEST_SPAN
         tags = await self._tags(sub)
-        on_their_way = await self.store.digest_story_ids(sub.id, since)
-        chosen = []
-        for story in await self._news.recent_stories(since, limit=_SCAN):
-            start = self.delivered_from(story)
-            if start is None or not since < start <= now or story.id in on_their_way:
+        if sub.last_digest_seq is None:
+            found = await self.views.visible(
+                sub.guild_id, fresh_since=now - FIRST_DIGEST_SPAN, fresh_upto=until_seq, topics=tags, limit=_SCAN
+            )
+        else:
+            found = await self.views.visible(
+                sub.guild_id, fresh_after=sub.last_digest_seq, fresh_upto=until_seq, topics=tags, limit=_SCAN
+            )
+        on_their_way = await self.store.digest_story_ids(sub.id, sub.last_digest_seq)
+        alerted_ids = set(await self.store.alerted_story_ids(sub.id)) if sub.alerts else set()
+        chosen: list[Story] = []
+        alerted: list[Story] = []
+        for story in found:
+            if story.fresh_from is None or story.id in on_their_way:
                 continue
-            if tags.intersection(story.topics):
-                chosen.append((story, start))
-        chosen.sort(key=lambda pair: (-pair[0].score, -pair[1].timestamp(), -pair[0].id))
-        return DigestPlan(sub, tuple(story for story, _ in chosen), since, now)
+            (alerted if story.id in alerted_ids else chosen).append(story)
 
-    async def begin_digest(self, plan: DigestPlan, parts: Sequence[Sequence[int]]) -> list[PendingDelivery]:
-        """Record every part of a digest (story ids per message) before sending the first; no parts marks the
-        period covered at once (nothing new: nothing to send, and the next digest starts from `plan.until`)."""
+        def rank(story: Story) -> tuple[float, float, int]:
+            assert story.fresh_from is not None
+            return (-story.score, -story.fresh_from.timestamp(), -story.id)
+
+        chosen.sort(key=rank)
+        alerted.sort(key=rank)
+        return DigestPlan(sub, tuple(chosen), since, now, until_seq, tuple(alerted))
+
+    async def record_digest(
+        self,
+        plan: DigestPlan,
+        parts: Sequence[Sequence[int]],
+        *,
+        slot: datetime | None = None,
+        claim: tuple[str, datetime] | None = None,
+    ) -> list[PendingDelivery] | None:
+        """Record every part of a digest (story ids per message) before sending the first; the last part also
+        lists the stories already sent as alerts. With `slot` (the scheduled time of the run), the run is claimed in
+        the same transaction: None when another run (another process) already claimed it. No parts marks the period
+        covered at once (nothing to send). `claim` (owner, until) records the parts already claimed, for a caller
+        that sends them itself."""
         sub = plan.subscription
-        if not parts:
-            await self.store.complete_digest(sub.id, plan.until)
-            return []
         batch = uuid.uuid4().hex
+        owner, until = claim if claim is not None else (None, None)
         rows = [
             {
                 "subscription_id": sub.id,
+                "guild_id": sub.guild_id,
                 "channel_id": sub.channel_id,
                 "kind": "digest",
                 "story_ids": list(ids),
@@ -329,13 +382,19 @@ class Delivery:
                 "parts": len(parts),
                 "batch": batch,
                 "covers_until": plan.until,
+                "covers_until_seq": plan.until_seq,
+                "also_ids": [story.id for story in plan.alerted] if index == len(parts) else None,
+                "claimed_by": owner,
+                "claimed_until": until,
             }
             for index, ids in enumerate(parts, start=1)
         ]
-        return await self.store.record(rows, self._clock())
+        return await self.store.record_digest(
+            sub.id, rows, self._clock(), slot=slot, until=plan.until, until_seq=plan.until_seq
+        )
 
     async def unfinished_digests(self) -> list[UnfinishedDigest]:
-        """Digests recorded and not all sent: finish them (send `remaining` in order) rather than planning anew."""
+        """Digests recorded and not all sent, by batch."""
         groups: dict[str, list[PendingDelivery]] = {}
         for record in await self.store.pending("digest"):
             groups.setdefault(record.batch or f"single-{record.id}", []).append(record)
@@ -353,17 +412,19 @@ class Delivery:
     # --- alerts ----------------------------------------------------------------------------------------------
 
     async def plan_alerts(self, now: datetime) -> list[AlertAction]:
-        """New alerts to post and posted alerts to edit, for every active alert subscription.
+        """Alerts owed now, derived from the database alone: new alerts to post and posted alerts to edit, for
+        every active alert subscription, each story as the channel's server sees it.
 
         A story is alerted once per channel when its score reaches the subscription's threshold, it matches the
-        channel's topics, it is deliverable (not old news) and it was seen after the channel subscribed. An
-        alert whose story gained outlets or changed event is edited. Quiet hours hold new alerts (they are
-        planned by the first call after the quiet hours end); edits ping nobody, so they are not held.
+        channel's topics, it holds fresh news and it was seen after the channel subscribed. An alert whose story
+        gained outlets or changed event is edited. Quiet hours hold new alerts (they are planned by the first call
+        after the quiet hours end); edits ping nobody, so they are not held. Pairs with a message on its way (or
+        failed) are not planned again.
         """
         subs = [s for s in await self.store.active_subscriptions() if s.alerts]
         if not subs:
             return []
-        stories = await self._news.recent_stories(now - ALERT_LOOKBACK, limit=_SCAN)
+        seen = await self.views.for_guilds({s.guild_id for s in subs}, now - ALERT_LOOKBACK)
         sent = await self.store.alerts_sent(s.id for s in subs)
         open_pairs = await self.store.open_alerts()
         topics = await self.store.topics_of({s.guild_id for s in subs})
@@ -373,72 +434,71 @@ class Delivery:
             quiet = (
                 parse_quiet_hours(sub.quiet_hours).contains(now, ZoneInfo(sub.timezone)) if sub.quiet_hours else False
             )
-            for story in stories:
+            for story in seen.get(sub.guild_id, []):
                 pair = (sub.id, story.id)
                 if pair in open_pairs or not tags.intersection(story.topics):
                     continue
                 version = story_version(story)
                 if pair in sent:
                     message_id, shown = sent[pair]
-                    if shown != version:
+                    if shown != version and shown != SUMMARIZED:
                         actions.append(AlertAction("edit", sub, story, version, message_id))
                     continue
                 if quiet or story.score < sub.threshold or story.last_seen < sub.created_at:
                     continue
-                if self.delivered_from(story) is None:
+                if story.fresh_from is None:
                     continue
                 actions.append(AlertAction("send", sub, story, version))
-        actions.sort(key=lambda a: (a.action != "send", -a.story.score, a.subscription.id))
+        actions.sort(key=lambda a: (a.action != "send", -a.story.score, a.subscription.id, a.story.id))
         return actions
 
-    async def begin_alert(self, action: AlertAction) -> PendingDelivery:
-        """Record an alert (or an edit of one) before sending it."""
-        kind: DeliveryKind = "alert" if action.action == "send" else "edit"
-        return await self.begin(
-            action.subscription.id,
-            kind,
-            [action.story.id],
-            version=action.version,
-            message_id=action.message_id,
-        )
+    async def record_alerts(self, now: datetime, per_channel: int = ALERTS_PER_ROUND) -> list[PendingDelivery]:
+        """Plan the alerts owed and write them to the outbox (a second call records nothing twice). A channel gets
+        at most `per_channel` new alerts from one round, the most important; the rest are listed in one summary
+        message, so a feed that floods the bot cannot flood a channel."""
+        actions = await self.plan_alerts(now)
+        seq = await self.views.current_change()
+        rows: list[dict[str, object]] = []
+        sends: dict[int, list[AlertAction]] = {}
+        for action in actions:
+            if action.action == "send":
+                sends.setdefault(action.subscription.id, []).append(action)
+            else:
+                rows.append(_alert_row(action, f"edit:{action.subscription.id}:{action.story.id}:{action.version}"))
+        for actions_of_channel in sends.values():
+            first, rest = actions_of_channel[:per_channel], actions_of_channel[per_channel:]
+            rows.extend(_alert_row(action, f"alert:{action.subscription.id}:{action.story.id}") for action in first)
+            if rest:
+                sub = rest[0].subscription
+                rows.append(
+                    {
+                        "subscription_id": sub.id,
+                        "guild_id": sub.guild_id,
+                        "channel_id": sub.channel_id,
+                        "kind": "summary",
+                        "story_ids": [action.story.id for action in rest],
+                        "story_version": SUMMARIZED,
+                        "dedup_key": f"summary:{sub.id}:{seq}:{rest[0].story.id}",
+                    }
+                )
+        return await self.store.record(rows, now)
 
     # --- the outbox ------------------------------------------------------------------------------------------
 
-    async def begin(
-        self,
-        subscription_id: int,
-        kind: DeliveryKind,
-        story_ids: Sequence[int],
-        part: int = 1,
-        parts: int = 1,
-        *,
-        version: str | None = None,
-        message_id: int | None = None,
-    ) -> PendingDelivery:
-        """Record one message to send (a fresh nonce) before sending it. Digests: prefer `begin_digest`."""
-        sub = await self.subscription_by_id(subscription_id)
-        if sub is None:
-            raise DeliveryError("this channel is no longer subscribed")
-        if kind in ("alert", "edit") and len(story_ids) != 1:
-            raise ValueError("an alert is about exactly one story")
-        if kind == "edit" and message_id is None:
-            raise ValueError("an edit needs the message to edit")
-        (record,) = await self.store.record(
-            [
-                {
-                    "subscription_id": sub.id,
-                    "channel_id": sub.channel_id,
-                    "kind": kind,
-                    "story_ids": list(story_ids),
-                    "part": part,
-                    "parts": parts,
-                    "story_version": version,
-                    "message_id": message_id,
-                }
-            ],
-            self._clock(),
-        )
-        return record
+    async def claim(
+        self, owner: str, now: datetime, lease: timedelta, limit: int = 500, guilds: Callable[[int], bool] | None = None
+    ) -> list[PendingDelivery]:
+        """Claim the rows due to be sent (not claimed, or their claim expired; not waiting for a retry), oldest
+        first, for `lease`; `guilds` keeps only the servers this process delivers for."""
+        return await self.store.claim(owner, now, now + lease, limit, guilds)
+
+    async def release(self, ids: Sequence[int]) -> None:
+        """Give claimed rows back (not sent now: another round or process may send them)."""
+        await self.store.release(ids)
+
+    async def mark_attempt(self, delivery_id: int, now: datetime) -> None:
+        """Right before a send: the first try's time is kept (after the nonce window, look before resending)."""
+        await self.store.mark_attempt(delivery_id, now)
 
     async def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> bool:
         """After Discord accepted the message: record it delivered; False when it was not pending (already done)."""
@@ -448,24 +508,21 @@ class Delivery:
         """After Discord refused for good: stop resending it (a digest's other unsent parts fail with it)."""
         return await self.store.mark_failed(delivery_id, error)
 
-    async def note_retry(self, delivery_id: int, error: str) -> bool:
-        """After a transient refusal (429, 5xx, a timeout) outlasted the retries: keep the record pending, to be
-        sent again with its nonce after the next poll, and say why in /status."""
-        return await self.store.note_retry(delivery_id, error)
+    async def note_retry(self, delivery_id: int, error: str, retry_at: datetime) -> bool:
+        """After a transient refusal (429, 5xx, a timeout): keep the record pending, to be sent again with its
+        nonce from `retry_at`, and say why in /status."""
+        return await self.store.note_retry(delivery_id, error, retry_at)
 
     async def pending(self) -> list[PendingDelivery]:
-        """Records never marked sent or failed, oldest first: resend each with its nonce at start."""
+        """Records never marked sent or failed, oldest first."""
         return await self.store.pending()
 
     # --- when Discord says no --------------------------------------------------------------------------------
 
     async def pause(self, subscription_id: int, reason: str, now: datetime) -> bool:
-        """Stop delivering to a channel (e.g. a missing permission), saying why; its pending records fail."""
+        """Stop delivering to a channel (e.g. a missing permission), saying why; its pending records fail. True only
+        for the call that paused it (one notice per pause)."""
         return await self.store.set_paused(subscription_id, reason, now)
-
-    async def resume(self, subscription_id: int) -> bool:
-        """Deliver again; what failed while paused is planned again (fresh alerts, the next digest)."""
-        return await self.store.set_paused(subscription_id, None, None)
 
     async def remove_channel(self, channel_id: int) -> bool:
         """The channel is gone (404): drop its subscription and records."""
@@ -480,27 +537,37 @@ class Delivery:
         await self.store.mark_guild_returned(guild_id)
 
     async def purge_removed_guilds(self, now: datetime, grace: timedelta = timedelta(days=30)) -> int:
-        """Delete the topics, subscriptions, records and sources of servers removed longer than `grace` ago."""
-        return await self.store.purge_guilds(now - grace)
+        """Delete the topics, subscriptions, records and sources of servers removed longer than `grace` ago (and
+        what their own sources made them see)."""
+        purged, origins = await self.store.purge_guilds(now - grace)
+        for origin in origins:
+            await self._news.refresh_views_of_origin(origin, now)
+        return purged
 
     # --- server sources --------------------------------------------------------------------------------------
 
     async def add_source(self, guild_id: int, url: str, name: str) -> SourceInfo:
-        """Add a server's feed (the caller fetched it once and checked its address); re-adding enables it again."""
-        url, name = url.strip(), " ".join(name.split())[:200] or url.strip()[:200]
+        """Add a server's feed (the caller fetched it once and checked its address); re-adding enables it again.
+        What that feed carried before (another server's source) becomes visible to this server at once."""
+        url, name = url.strip(), _printable(" ".join(name.split()))[:200] or url.strip()[:200]
         if not url.lower().startswith(("http://", "https://")) or len(url) > 2048:
-            raise DeliveryError("a source is an http(s) URL of at most 2048 characters")
+            raise DeliveryError("A source is an http(s) URL of at most 2048 characters.")
         result = await self.store.add_source(guild_id, url, name, self._clock(), self._source_cap)
         if result == "cap":
-            raise DeliveryError(f"a server can add at most {self._source_cap} sources; remove one first")
+            raise DeliveryError(f"A server can add at most {self._source_cap} sources; remove one first.")
         if result == "exists":
-            raise DeliveryError("this source is already added")
+            raise DeliveryError("This source is already added.")
         assert not isinstance(result, str)
+        await self._news.refresh_views_of_origin(url, self._clock())
         return result
 
     async def remove_source(self, guild_id: int, url_or_name: str) -> SourceInfo | None:
-        """Remove a server's feed by URL or name; None when it has no such source."""
-        return await self.store.remove_source(guild_id, url_or_name)
+        """Remove a server's feed by URL or name (None when it has no such source); its news leaves the server's
+        views."""
+        removed = await self.store.remove_source(guild_id, url_or_name)
+        if removed is not None:
+            await self._news.refresh_views_of_origin(removed.url, self._clock())
+        return removed
 
     async def list_sources(self, guild_id: int) -> list[SourceInfo]:
         """The server's feeds, disabled ones included."""
@@ -531,8 +598,8 @@ class Delivery:
     # --- reported events (the knowledge) ---------------------------------------------------------------------
 
     async def reported_events(self, min_outlets: int = 2) -> list[TimelineEvent]:
-        """Accessions the news reports (intent, joining, signing) with `min_outlets` independent outlets, newest
-        first, as `confidence="reported"` timeline events; one per event, country and day."""
+        """Accessions the news reports (intent, joining, signing) with `min_outlets` independent outlets among the
+        operator's sources, newest first, as `confidence="reported"` timeline events; one per event, country, day."""
         events: dict[tuple[str, tuple[str, ...], date], TimelineEvent] = {}
         for story, outlets in await self._reported_stories(min_outlets):
             assert story.event is not None
@@ -577,18 +644,16 @@ class Delivery:
         return sorted(latest.values(), key=lambda m: (m.date, m.country.name), reverse=True)
 
     async def _reported_stories(self, min_outlets: int) -> list[tuple[Story, tuple[str, ...]]]:
-        """The stories of reported accessions with at least `min_outlets` independent outlets, and those outlets.
-
-        /timeline and /members show them on every call, and reading hundreds of stories with their articles
-        costs more than the rest of the answer: they are read again only when the stories table changed (a
-        story added or one that grew; the signature is one aggregate query)."""
-        signature = await self.store.event_stories_signature(_REPORTED_KINDS, min_outlets)
+        """The public stories of reported accessions with at least `min_outlets` independent outlets, and those
+        outlets. /timeline and /members show them on every call, and reading hundreds of stories with their
+        articles costs more than the rest of the answer: they are read again only when the public views of such
+        stories changed (the signature is one aggregate query)."""
+        signature = await self.views.reported_signature(_REPORTED_KINDS, min_outlets)
         cached = self._reported.get(min_outlets)
         if cached is not None and cached[0] == signature:
             return cached[1]
-        ids = await self.store.story_ids_with_events(_REPORTED_KINDS, min_outlets)
         found = []
-        for story in await self._news.stories(ids):
+        for story in await self.views.reported(_REPORTED_KINDS, min_outlets):
             outlets = _independent_outlets(story)
             if story.event is not None and len(outlets) >= min_outlets:
                 found.append((story, outlets))
@@ -621,24 +686,26 @@ class Delivery:
         )
 
     async def latest(self, guild_id: int, topic: str | None = None, count: int = 5) -> list[Story]:
-        """The newest stories of the last 30 days matching the server's topics (or the one named)."""
+        """The newest stories of the last 30 days that the server sees and its topics (or the one named) match."""
         infos = await self.list_topics(guild_id)
         if topic is not None:
             wanted = topic.strip().lower()
             infos = [t for t in infos if t.name == wanted]
             if not infos:
-                raise DeliveryError(f"this server watches no topic named {wanted!r}; see /watch list")
+                raise DeliveryError(f"This server watches no topic named '{wanted}'.")
         count = max(1, min(count, 25))
         since = self._clock() - LATEST_SPAN
-        return await self._news.recent_stories(since, limit=count, topics={t.tag for t in infos}, newest_first=True)
+        tags = {t.tag for t in infos}
+        return await self.views.visible(guild_id, seen_since=since, topics=tags, newest_first=True, limit=count)
 
-    async def story(self, story_id: int) -> Story | None:
-        """One stored story with its articles, or None."""
-        return await self._news.story(story_id)
+    async def story(self, guild_id: int, story_id: int) -> Story | None:
+        """One story as the server sees it, or None (also for a story only other servers' sources reported)."""
+        found = await self.views.stories(guild_id, [story_id])
+        return found[0] if found else None
 
-    async def stories(self, story_ids: Sequence[int]) -> list[Story]:
-        """These stored stories, in the order asked (unknown ids left out)."""
-        return await self._news.stories(story_ids)
+    async def stories(self, guild_id: int, story_ids: Sequence[int]) -> list[Story]:
+        """These stories as the server sees them, in the order asked (unknown or unseen ids left out)."""
+        return await self.views.stories(guild_id, story_ids)
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
@@ -646,6 +713,42 @@ class Delivery:
         return _tags(sub, await self.store.topics(sub.guild_id))
 
 
+# The version recorded for stories listed in a summary: they have no alert of their own to edit.
+SUMMARIZED = "summary"
+
+
+def _alert_row(action: AlertAction, key: str) -> dict[str, object]:
+    sub = action.subscription
+    return {
+        "subscription_id": sub.id,
+        "guild_id": sub.guild_id,
+        "channel_id": sub.channel_id,
+        "kind": "alert" if action.action == "send" else "edit",
+        "story_ids": [action.story.id],
+        "story_version": action.version,
+        "message_id": action.message_id,
+        "dedup_key": key,
+    }
+
+
 def _tags(sub: Subscription, topics: Sequence[TopicInfo]) -> set[str]:
     """The story topic names a subscription receives: its topics', or all of its server's."""
     return {t.tag for t in topics if sub.topics is None or t.name in sub.topics}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _sentence(text: str) -> str:
+    """A message as one sentence: a capital first and a full stop last."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def _printable(text: str) -> str:
+    """Text without control characters (a NUL cannot be stored by PostgreSQL, and none belongs in a name)."""
+    return "".join(ch for ch in text if ch.isprintable() or ch == " ")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -62,11 +62,18 @@ def _subscription(row: Row[Any]) -> Subscription:
         paused_at=row.paused_at,
         last_digest_at=row.last_digest_at,
         created_at=row.created_at,
+        last_digest_seq=row.last_digest_seq,
+        digest_slot=row.digest_slot,
     )
 
 
 def _pending(row: Row[Any]) -> PendingDelivery:
     return PendingDelivery(
+        guild_id=row.guild_id,
+        attempts=row.attempts,
+        attempted_at=row.attempted_at,
+        covers_until_seq=row.covers_until_seq,
+        also_ids=tuple(json.loads(row.also_ids)) if row.also_ids else (),
         id=row.id,
         subscription_id=row.subscription_id,
         channel_id=row.channel_id,
@@ -98,6 +105,49 @@ async def _insert_ignore(connection: AsyncConnection, table: Any, row: dict[str,
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     result = await connection.execute(dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=keys))
     return int(result.rowcount or 0)
+
+
+_CHUNK = 2000
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def _record(
+    connection: AsyncConnection, rows: Sequence[Mapping[str, Any]], now: datetime
+) -> list[PendingDelivery]:
+    out: list[PendingDelivery] = []
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    for values in rows:
+        row = {
+            **values,
+            "story_ids": json.dumps(list(values["story_ids"])),
+            "also_ids": json.dumps(list(values["also_ids"])) if values.get("also_ids") else None,
+            "nonce": new_nonce(),
+            "state": "pending",
+            "created_at": now,
+        }
+        if row.get("dedup_key"):
+            statement = dialect.insert(_D).values(**row).on_conflict_do_nothing(index_elements=["dedup_key"])
+        else:
+            statement = dialect.insert(_D).values(**row)
+        result = await connection.execute(statement.returning(*_D.c))
+        found = result.first()
+        if found is not None:
+            out.append(_pending(found))
+    return out
+
+
+async def _cover(connection: AsyncConnection, subscription_id: int, until: datetime, until_seq: int | None) -> None:
+    """A digest period is covered: its watermark (change number, and the time shown) moves forward, never back."""
+    values: dict[str, Any] = {"last_digest_at": until}
+    condition = or_(_S.c.last_digest_at.is_(None), _S.c.last_digest_at < until)
+    if until_seq is not None:
+        values["last_digest_seq"] = until_seq
+        condition = or_(_S.c.last_digest_seq.is_(None), _S.c.last_digest_seq < until_seq)
+    await connection.execute(update(_S).where(_S.c.id == subscription_id, condition).values(**values))
 
 
 class DeliveryStore:
@@ -162,10 +212,21 @@ class DeliveryStore:
                 return "exists"
         return TopicInfo(guild_id, name, query, False, now)
 
-    async def remove_topic(self, guild_id: int, name: str) -> bool:
+    async def remove_topic(self, guild_id: int, name: str) -> TopicInfo | None:
+        """Delete a topic; returns what it was, or None."""
+        condition = and_(_T.c.guild_id == guild_id, _T.c.name == name)
         async with self._engine.begin() as connection:
-            result = await connection.execute(delete(_T).where(_T.c.guild_id == guild_id, _T.c.name == name))
-        return bool(result.rowcount)
+            row = (await connection.execute(select(_T).where(condition))).first()
+            if row is None:
+                return None
+            await connection.execute(delete(_T).where(condition))
+        return _topic(row)
+
+    async def restore_builtin(self, guild_id: int, now: datetime) -> bool:
+        """Watch the built-in topic again (its row has no query: it follows the bot's); False if it was there."""
+        async with self._engine.begin() as connection:
+            row = {"guild_id": guild_id, "name": DEFAULT_TOPIC_NAME, "query": None, "created_at": now}
+            return bool(await _insert_ignore(connection, _T, row, ["guild_id", "name"]))
 
     async def mark_guild_removed(self, guild_id: int, now: datetime) -> None:
         g = schema.guilds
@@ -179,14 +240,16 @@ class DeliveryStore:
         async with self._engine.begin() as connection:
             await connection.execute(update(g).where(g.c.id == guild_id).values(removed_at=None))
 
-    async def purge_guilds(self, removed_before: datetime) -> int:
-        """Delete every delivery row of the servers removed before the cutoff, and their guild rows."""
+    async def purge_guilds(self, removed_before: datetime) -> tuple[int, list[str]]:
+        """Delete every delivery row of the servers removed before the cutoff, and their guild rows; returns how
+        many servers, and the URLs of their own sources (who may see what those carried has changed)."""
         g = schema.guilds
         async with self._engine.begin() as connection:
             rows = await connection.execute(select(g.c.id).where(g.c.removed_at < removed_before))
             ids = [row.id for row in rows]
             if not ids:
-                return 0
+                return 0, []
+            urls = [row.url for row in await connection.execute(select(_G.c.url).where(_G.c.guild_id.in_(ids)))]
             subs = select(_S.c.id).where(_S.c.guild_id.in_(ids))
             await connection.execute(delete(_D).where(_D.c.subscription_id.in_(subs)))
             await connection.execute(delete(_A).where(_A.c.subscription_id.in_(subs)))
@@ -195,13 +258,16 @@ class DeliveryStore:
             await connection.execute(delete(_G).where(_G.c.guild_id.in_(ids)))
             await connection.execute(delete(schema.delivery_guilds).where(schema.delivery_guilds.c.guild_id.in_(ids)))
             await connection.execute(delete(g).where(g.c.id.in_(ids)))
-        return len(ids)
+        return len(ids), sorted(set(urls))
 
     # --- subscriptions ---------------------------------------------------------------------------------------
 
-    async def save_subscription(self, values: Mapping[str, Any], now: datetime) -> Subscription:
+    async def save_subscription(
+        self, values: Mapping[str, Any], now: datetime, *, retry_failed_since: datetime | None = None
+    ) -> Subscription:
         """Insert or replace a channel's settings; a replaced one keeps its id, history and last digest, and
-        is no longer paused (an admin saving it again has had the chance to fix what paused it)."""
+        is no longer paused (an admin saving it again has had the chance to fix what paused it). Its messages
+        that failed since `retry_failed_since` and were not retried yet are pending again, once."""
         settings = {**values, "paused_reason": None, "paused_at": None}
         async with self._engine.begin() as connection:
             found = (await connection.execute(select(_S.c.id).where(_S.c.channel_id == values["channel_id"]))).first()
@@ -209,6 +275,25 @@ class DeliveryStore:
                 await connection.execute(insert(_S).values(**settings, created_at=now))
             else:
                 await connection.execute(update(_S).where(_S.c.id == found.id).values(**settings))
+                if retry_failed_since is not None:
+                    await connection.execute(
+                        update(_D)
+                        .where(
+                            _D.c.subscription_id == found.id,
+                            _D.c.state == "failed",
+                            _D.c.retried == 0,
+                            _D.c.created_at >= retry_failed_since,
+                        )
+                        .values(
+                            state="pending",
+                            retried=1,
+                            error=None,
+                            next_try_at=None,
+                            attempted_at=None,
+                            claimed_by=None,
+                            claimed_until=None,
+                        )
+                    )
             row = (await connection.execute(select(_S).where(_S.c.channel_id == values["channel_id"]))).one()
         return _subscription(row)
 
@@ -244,45 +329,59 @@ class DeliveryStore:
         async with self._engine.connect() as connection:
             return [_subscription(row) for row in await connection.execute(query)]
 
-    async def set_paused(self, subscription_id: int, reason: str | None, now: datetime | None) -> bool:
-        """Pause (reason and time) or resume (None); pausing fails the pending records, resuming forgets the
-        failed ones, so that what could not be sent is planned again once the channel works."""
+    async def set_paused(self, subscription_id: int, reason: str, now: datetime) -> bool:
+        """Pause a subscription (reason and time) and fail its pending records; True only when this call paused it
+        (it was not paused already). Saving the subscription again resumes it (`save_subscription`)."""
         async with self._engine.begin() as connection:
             result = await connection.execute(
-                update(_S).where(_S.c.id == subscription_id).values(paused_reason=reason, paused_at=now)
+                update(_S)
+                .where(_S.c.id == subscription_id, _S.c.paused_at.is_(None))
+                .values(paused_reason=reason, paused_at=now)
             )
-            if reason is not None:
-                await connection.execute(
-                    update(_D)
-                    .where(_D.c.subscription_id == subscription_id, _D.c.state == "pending")
-                    .values(state="failed", error=f"paused: {reason}")
-                )
-            else:
-                await connection.execute(
-                    delete(_D).where(_D.c.subscription_id == subscription_id, _D.c.state == "failed")
-                )
+            await connection.execute(
+                update(_D)
+                .where(_D.c.subscription_id == subscription_id, _D.c.state == "pending")
+                .values(state="failed", error=f"paused: {reason}"[:2000], claimed_by=None, claimed_until=None)
+            )
         return bool(result.rowcount)
 
     # --- the outbox ------------------------------------------------------------------------------------------
 
     async def record(self, rows: Sequence[Mapping[str, Any]], now: datetime) -> list[PendingDelivery]:
-        """Write pending records in one transaction, each with a fresh nonce."""
-        out: list[PendingDelivery] = []
+        """Write pending records in one transaction, each with a fresh nonce; a row whose `dedup_key` was recorded
+        before (by this process or another) is not written again. Returns the rows written."""
         async with self._engine.begin() as connection:
-            for values in rows:
-                row = {
-                    **values,
-                    "story_ids": json.dumps(list(values["story_ids"])),
-                    "nonce": new_nonce(),
-                    "state": "pending",
-                    "created_at": now,
-                }
-                result = await connection.execute(insert(_D).values(**row).returning(*_D.c))
-                out.append(_pending(result.one()))
-        return out
+            return await _record(connection, rows, now)
+
+    async def record_digest(
+        self,
+        subscription_id: int,
+        rows: Sequence[Mapping[str, Any]],
+        now: datetime,
+        *,
+        slot: datetime | None,
+        until: datetime,
+        until_seq: int,
+    ) -> list[PendingDelivery] | None:
+        """Claim a digest run (its scheduled `slot`, when given) and record its parts in one transaction; None when
+        the slot was claimed before (another process ran it). A digest with no parts covers its period at once."""
+        async with self._engine.begin() as connection:
+            if slot is not None:
+                claimed = await connection.execute(
+                    update(_S)
+                    .where(_S.c.id == subscription_id, or_(_S.c.digest_slot.is_(None), _S.c.digest_slot < slot))
+                    .values(digest_slot=slot)
+                )
+                if not claimed.rowcount:
+                    return None
+            if not rows:
+                await _cover(connection, subscription_id, until, until_seq)
+                return []
+            return await _record(connection, rows, now)
 
     async def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> bool:
-        """Pending → sent; an alert or edit records its message and version, a digest's last part completes it."""
+        """Pending → sent; an alert or edit records its message and version, a summary records each of its stories
+        as alerted, a digest's last part completes the digest (its watermark moves)."""
         async with self._engine.begin() as connection:
             row = (await connection.execute(select(_D).where(_D.c.id == delivery_id))).first()
             if row is None or row.state != "pending":
@@ -292,47 +391,33 @@ class DeliveryStore:
             await connection.execute(
                 update(_D)
                 .where(_D.c.id == delivery_id)
-                .values(state="sent", message_id=message_id, sent_at=now, error=None)
-            )
-            if row.kind in ("alert", "edit"):
-                story_id = json.loads(row.story_ids)[0]
-                values = {
-                    "subscription_id": row.subscription_id,
-                    "story_id": story_id,
-                    "message_id": message_id,
-                    "version": row.story_version or "",
-                    "sent_at": now,
-                }
-                dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-                upsert = dialect.insert(_A).values(**values)
-                upsert = upsert.on_conflict_do_update(
-                    index_elements=["subscription_id", "story_id"],
-                    set_={"message_id": message_id, "version": values["version"], "sent_at": now},
+                .values(
+                    state="sent", message_id=message_id, sent_at=now, error=None, claimed_by=None, claimed_until=None
                 )
-                await connection.execute(upsert)
+            )
+            if row.kind in ("alert", "edit", "summary"):
+                dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+                for story_id in json.loads(row.story_ids):
+                    values = {
+                        "subscription_id": row.subscription_id,
+                        "story_id": story_id,
+                        "message_id": message_id,
+                        "version": row.story_version or "",
+                        "sent_at": now,
+                    }
+                    upsert = dialect.insert(_A).values(**values)
+                    upsert = upsert.on_conflict_do_update(
+                        index_elements=["subscription_id", "story_id"],
+                        set_={"message_id": message_id, "version": values["version"], "sent_at": now},
+                    )
+                    await connection.execute(upsert)
             elif row.batch is not None and row.covers_until is not None:
                 unsent = (
                     await connection.execute(select(func.count()).where(_D.c.batch == row.batch, _D.c.state != "sent"))
                 ).scalar_one()
                 if unsent == 0:
-                    await connection.execute(
-                        update(_S)
-                        .where(
-                            _S.c.id == row.subscription_id,
-                            or_(_S.c.last_digest_at.is_(None), _S.c.last_digest_at < row.covers_until),
-                        )
-                        .values(last_digest_at=row.covers_until)
-                    )
+                    await _cover(connection, row.subscription_id, row.covers_until, row.covers_until_seq)
         return True
-
-    async def complete_digest(self, subscription_id: int, until: datetime) -> None:
-        """Mark a digest period covered without sending anything (it had nothing new)."""
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                update(_S)
-                .where(_S.c.id == subscription_id, or_(_S.c.last_digest_at.is_(None), _S.c.last_digest_at < until))
-                .values(last_digest_at=until)
-            )
 
     async def mark_failed(self, delivery_id: int, error: str) -> bool:
         """Pending → failed; the other unsent parts of the same digest fail with it (a digest goes out whole)."""
@@ -344,17 +429,70 @@ class DeliveryStore:
             if row.batch is not None:
                 condition = or_(condition, _D.c.batch == row.batch)
             await connection.execute(
-                update(_D).where(condition, _D.c.state == "pending").values(state="failed", error=error[:2000])
+                update(_D)
+                .where(condition, _D.c.state == "pending")
+                .values(state="failed", error=error[:2000], claimed_by=None, claimed_until=None)
             )
         return True
 
-    async def note_retry(self, delivery_id: int, error: str) -> bool:
-        """Keep a record pending after a transient refusal, remembering why (shown by /status)."""
+    async def note_retry(self, delivery_id: int, error: str, retry_at: datetime) -> bool:
+        """Keep a record pending after a transient refusal, remembering why (shown by /status), to be tried again
+        from `retry_at`; its claim is released."""
         async with self._engine.begin() as connection:
             result = await connection.execute(
-                update(_D).where(_D.c.id == delivery_id, _D.c.state == "pending").values(error=error[:2000])
+                update(_D)
+                .where(_D.c.id == delivery_id, _D.c.state == "pending")
+                .values(error=error[:2000], next_try_at=retry_at, claimed_by=None, claimed_until=None)
             )
         return bool(result.rowcount)
+
+    async def claim(
+        self, owner: str, now: datetime, until: datetime, limit: int, guilds: Callable[[int], bool] | None
+    ) -> list[PendingDelivery]:
+        """Claim pending rows that are due (no retry waiting) and free (unclaimed or expired), oldest first, until
+        `until`. The claim is a conditional update, so two processes never both hold a row; on PostgreSQL, rows
+        another transaction is claiming are skipped rather than waited for."""
+        free = or_(_D.c.claimed_until.is_(None), _D.c.claimed_until < now)
+        due = or_(_D.c.next_try_at.is_(None), _D.c.next_try_at <= now)
+        candidates = select(_D.c.id, _D.c.guild_id).where(_D.c.state == "pending", free, due).order_by(_D.c.id)
+        async with self._engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                candidates = candidates.with_for_update(skip_locked=True)
+            rows = list(await connection.execute(candidates.limit(limit if guilds is None else limit * 4)))
+            ids = [row.id for row in rows if guilds is None or row.guild_id is None or guilds(row.guild_id)][:limit]
+            claimed: list[PendingDelivery] = []
+            for chunk in _chunks(ids):
+                result = await connection.execute(
+                    update(_D)
+                    .where(_D.c.id.in_(chunk), _D.c.state == "pending", free)
+                    .values(claimed_by=owner, claimed_until=until)
+                    .returning(*_D.c)
+                )
+                claimed.extend(_pending(row) for row in result)
+        return sorted(claimed, key=lambda p: p.id)
+
+    async def release(self, ids: Sequence[int]) -> None:
+        async with self._engine.begin() as connection:
+            for chunk in _chunks(list(ids)):
+                await connection.execute(
+                    update(_D).where(_D.c.id.in_(chunk)).values(claimed_by=None, claimed_until=None)
+                )
+
+    async def release_all(self) -> int:
+        """Free every claim (at start, when this process is the only one: nothing else can hold them)."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(_D).where(_D.c.claimed_by.is_not(None)).values(claimed_by=None, claimed_until=None)
+            )
+        return int(result.rowcount or 0)
+
+    async def mark_attempt(self, delivery_id: int, now: datetime) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(_D)
+                .where(_D.c.id == delivery_id)
+                .values(attempts=_D.c.attempts + 1, attempted_at=func.coalesce(_D.c.attempted_at, now))
+            )
 
     async def troubles(self, guild_id: int, since: datetime, limit: int) -> list[DeliveryTrouble]:
         """The server's records being retried, and those that failed since `since` (not for a pause: /status
@@ -398,14 +536,16 @@ class DeliveryStore:
             row = (await connection.execute(select(_D.c.state, _D.c.message_id).where(_D.c.id == delivery_id))).first()
         return None if row is None else (row.state, row.message_id)
 
-    async def digest_story_ids(self, subscription_id: int, since: datetime) -> set[int]:
-        """Stories in this subscription's digests recorded after `since` and not failed: already on their way."""
+    async def digest_story_ids(self, subscription_id: int, after_seq: int | None) -> set[int]:
+        """Stories in this subscription's digests not failed that cover news after `after_seq` (the watermark):
+        on their way, or sent in a part of a digest not yet complete."""
         query = select(_D.c.story_ids).where(
             _D.c.subscription_id == subscription_id,
             _D.c.kind == "digest",
             _D.c.state != "failed",
-            _D.c.created_at > since,
         )
+        if after_seq is not None:
+            query = query.where(or_(_D.c.covers_until_seq.is_(None), _D.c.covers_until_seq > after_seq))
         async with self._engine.connect() as connection:
             return {int(i) for row in await connection.execute(query) for i in json.loads(row.story_ids)}
 
@@ -421,10 +561,16 @@ class DeliveryStore:
                 for row in await connection.execute(query)
             }
 
+    async def alerted_story_ids(self, subscription_id: int) -> list[int]:
+        """The stories posted as alerts (or listed in a summary) in this subscription's channel."""
+        query = select(_A.c.story_id).where(_A.c.subscription_id == subscription_id)
+        async with self._engine.connect() as connection:
+            return [row.story_id for row in await connection.execute(query)]
+
     async def open_alerts(self) -> set[tuple[int, int]]:
-        """(subscription, story) pairs with an alert or edit pending or failed: not to be planned again."""
+        """(subscription, story) pairs with an alert, edit or summary pending or failed: not to be planned again."""
         query = select(_D.c.subscription_id, _D.c.story_ids).where(
-            _D.c.kind.in_(("alert", "edit")), _D.c.state != "sent"
+            _D.c.kind.in_(("alert", "edit", "summary")), _D.c.state != "sent"
         )
         async with self._engine.connect() as connection:
             return {

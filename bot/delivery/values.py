@@ -15,7 +15,9 @@ from bot.news.topics import DEFAULT_TOPIC_NAME
 
 Mode = Literal["digest", "alerts", "both"]
 MODES: tuple[Mode, ...] = ("digest", "alerts", "both")
-DeliveryKind = Literal["digest", "alert", "edit"]
+# digest: one part of a digest; alert: a story's alert; edit: the alert edited as its story grew; summary: the
+# stories past a channel's per-round alert cap, listed in one message.
+DeliveryKind = Literal["digest", "alert", "edit", "summary"]
 
 # The alert threshold when a subscription sets none. Scores (bot.news.stories.score) are
 # W(kind) x (1 + log2(independent outlets)) / (1 + age in days), with W = 3 for joined, signing, intent to join
@@ -27,6 +29,7 @@ DEFAULT_ALERT_THRESHOLD = 4.5
 DEFAULT_SCHEDULE = "daily 09:00"
 MAX_TOPICS = 25  # per server, the built-in one included (also Discord's cap on autocomplete choices)
 MAX_SOURCES = 20  # per server, enabled ones
+ALERTS_PER_ROUND = 5  # new alerts one channel gets from one planning round; more are listed in one summary
 
 
 class DeliveryError(Exception):
@@ -81,6 +84,8 @@ class Subscription:
     paused_at: datetime | None
     last_digest_at: datetime | None
     created_at: datetime
+    last_digest_seq: int | None = None  # the news change number the last digest covered
+    digest_slot: datetime | None = None  # the scheduled time of the last digest run claimed
 
     @property
     def paused(self) -> bool:
@@ -101,12 +106,20 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True)
 class DigestPlan:
-    """The stories of one digest, most important first; empty when nothing new came in `(since, until]`."""
+    """The stories of one digest, most important first, and those of the period already posted as alerts in the
+    channel (listed in one line); empty when nothing new came since the last digest. `until_seq` is the news
+    change number it covers up to; `since` and `until` the times shown."""
 
     subscription: Subscription
     stories: tuple[Story, ...]
     since: datetime
     until: datetime
+    until_seq: int = 0
+    alerted: tuple[Story, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.stories and not self.alerted
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +151,11 @@ class PendingDelivery:
     story_version: str | None
     created_at: datetime
     error: str | None = None  # the last transient refusal (429, 5xx, a timeout): it is being retried
+    guild_id: int | None = None
+    attempts: int = 0
+    attempted_at: datetime | None = None  # the first try: Discord may have posted it even if we never heard back
+    covers_until_seq: int | None = None
+    also_ids: tuple[int, ...] = ()  # a digest part's one-line list of stories already sent as alerts
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,7 @@ class AccordWatchBot(commands.Bot):
     async def setup_hook(self) -> None:
         from bot.discord_app import cogs, errors
 
+        self.services.news.add_listener(lambda _saved: self.deliveries.wake())  # news saved: deliver it now
         self.services.scheduler.start()  # jobs run on this loop from now on; close() stops them
         self.services.scheduler.add_job(
             self.purge_removed_guilds, IntervalTrigger(hours=6), id="purge", replace_existing=True
@@ -101,9 +102,13 @@ class AccordWatchBot(commands.Bot):
             synced = await self.tree.sync()
         log.info("synced %d command(s)%s", len(synced), " to the dev guild" if self.settings.DEV_GUILD_ID else "")
 
-    async def poll_and_deliver(self) -> None:
-        """The poll job: fetch what is due, then post the alerts it made and tell admins of failing sources."""
+    async def poll_job(self) -> None:
+        """The poll job: fetch what is due (the dispatcher delivers each batch as it is saved; the poll never
+        waits for Discord), then tell admins of their sources that keep failing."""
         report = await self.services.news.poll_once()
+        if report is None:
+            return
+        self.deliveries.wake()  # a round after every poll, whatever it found: what is owed goes out
         disabled = await self.services.delivery.disable_failing_sources(threshold=FAILING_SOURCE_THRESHOLD)
         await self.wait_until_ready()
         for source in disabled:
@@ -114,9 +119,6 @@ class AccordWatchBot(commands.Bot):
                     f"Accord Watch disabled the source {source.name} <{source.url}> after {FAILING_SOURCE_THRESHOLD} "
                     f"failed polls ({source.disabled_reason}). `/status` shows why; `/sources add` it again to retry.",
                 )
-        await self.deliveries.reconcile()  # what Discord refused for a while (429s, 5xx) goes out first
-        if report.new_stories or report.updated_stories:
-            await self.deliveries.run_alerts()
 
     async def purge_removed_guilds(self) -> None:
         purged = await self.services.delivery.purge_removed_guilds(self.services.clock())
@@ -161,6 +163,8 @@ class AccordWatchBot(commands.Bot):
 
     async def close(self) -> None:
         try:
+            await self.services.news.stop()  # a poll under way ends now; what it saved is kept
+            await self.deliveries.stop()
             await self.services.scheduler.stop()
             others = [task for task in self._busy_handlers if task is not asyncio.current_task()]
             if others:

@@ -1,24 +1,29 @@
-"""Turns delivery plans into Discord messages: digests on their schedules, alerts after each poll, and the
-resend of whatever a crash left unsent.
+"""Turns the outbox into Discord messages: a dispatcher that plans what is owed and sends it, channel by channel.
 
-Exactly once (the rules live in bot/delivery/service.py; this is the sending half): every message is recorded
-in the outbox with a nonce *before* it is sent, sent with that nonce (discord.py then sets enforce_nonce, so
-Discord returns the first message instead of posting a second one), and marked sent only after Discord
-accepted it. On start, unsent records are sent again with their own nonce, and a digest cut short is finished
-part by part rather than planned again.
-
-When Discord says no: 429 and 5xx are retried inside discord.py, then here with a longer backoff; when they
-outlast that, the record stays pending (its error shown by /status) and is sent again, with its nonce, after
-the next poll, for up to a day. 403 (a permission was taken away) pauses the subscription and tells the
-server's admins where they will see it; 404 (the channel is gone) removes the subscription. Sends are paced
-under Discord's global limit (bot/discord_app/pacing.py), so a large fan-out does not meet 429s at all.
+Exactly once (the rules live in bot/delivery/service.py; this is the sending half):
+- The dispatcher wakes when news was saved, a subscription changed or a digest was recorded, and every few seconds
+  regardless. Each round it records the alerts owed (`record_alerts`: derived from the database, so nothing owed
+  lives only in memory) and claims the outbox rows due; a poll never waits for it.
+- Rows are sent channel by channel: in order within a channel, different channels at the same time (a channel
+  whose rate-limit bucket is empty waits alone), every send in a paced slot under Discord's global limit.
+- Each message goes out with its nonce and `enforce_nonce` (Discord returns the first message for a resend within
+  a few minutes) and is marked sent only after Discord accepted it. A row first tried longer ago than that window
+  may have been posted with no answer heard: the channel's recent messages are searched for it (the bot's own,
+  same nonce or same footer, which names the story or the digest) and the one found is adopted.
+When Discord says no: 429 and 5xx are retried inside discord.py, then the row waits (`note_retry`, shown in
+/status) and is tried again with backoff, for up to a day; the channel's other rows wait behind it, other channels
+go on. 403 (a permission was taken away) pauses the subscription at once, fails its waiting rows and tells the
+server's admins once; 404 (the channel is gone) removes the subscription. One channel's trouble never stops another.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,15 +31,15 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
 
 from bot.delivery.schedules import parse_schedule, to_trigger
 from bot.delivery.service import Delivery
 from bot.delivery.timezones import parse_timezone
-from bot.delivery.values import PendingDelivery, Subscription
+from bot.delivery.values import DeliveryError, PendingDelivery, Subscription
 from bot.discord_app.pacing import Pacer
 from bot.discord_app.render import paginate
 from bot.discord_app.story_render import (
+    ALSO_BUDGET,
     MESSAGE_BUDGET,
     STORIES_PER_MESSAGE,
     alert_content,
@@ -42,6 +47,7 @@ from bot.discord_app.story_render import (
     alert_mentions,
     digest_embed,
     story_item,
+    summary_embed,
 )
 from bot.news.models import Story
 from bot.scheduling import Scheduler
@@ -53,15 +59,19 @@ log = logging.getLogger(__name__)
 
 NEEDED = ("view_channel", "send_messages", "embed_links")
 DIGEST_GRACE = 3600  # a digest that fires up to an hour late (the bot was down) is still sent
-RETRY_ATTEMPTS = 4  # this runner's tries of one message, each after discord.py's own retries of 429s and 5xx
-RETRY_WAIT = 1.0  # seconds before this runner's second try; doubled for each later one
 GIVE_UP_AFTER = timedelta(hours=24)  # a message Discord kept refusing this long fails (and /status says so)
+# Discord keeps a nonce "for a few minutes": a row first tried longer ago than this is looked for before a resend.
+NONCE_WINDOW = timedelta(minutes=4)
+LEASE = timedelta(minutes=2)  # how long a claim on a row holds without being renewed by a send
+CHANNELS_AT_ONCE = 25  # channels sent to concurrently (the global pace is what bounds the rate)
+HISTORY_LOOKBACK = 50  # messages read when looking for one posted without an answer
 
 
 class Outcome(enum.Enum):
     SENT = "sent"
-    REFUSED = "refused"  # for good, and dealt with: the record failed, the subscription paused or removed
-    DEFERRED = "deferred"  # Discord or the network is struggling: the record stays pending for a later try
+    FAILED = "failed"  # this message, for good (the channel's others go on)
+    STOPPED = "stopped"  # the channel is paused or gone: its other messages failed or were removed with it
+    DEFERRED = "deferred"  # Discord or the network is struggling: the row waits for a later try
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +79,7 @@ class DigestResult:
     stories: int
     parts: int
     sent: int
-    deferred: bool  # the unsent parts are pending and go out after the next poll
+    deferred: bool  # the unsent parts are pending and go out with a later round
 
 
 def transient(exc: BaseException) -> bool:
@@ -85,31 +95,27 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
-def _log_retry(state: RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome else None
-    wait = state.next_action.sleep if state.next_action else 0.0
-    log.info(
-        "Discord refused a message (%s): try %d again in %.1f s",
-        describe(exc) if exc else "?",
-        state.attempt_number + 1,
-        wait,
-    )
-
-
 def missing_permissions(channel: discord.abc.GuildChannel, member: discord.Member) -> list[str]:
     """The permissions the bot lacks in `channel` to post embeds there, as Discord names them."""
     permissions = channel.permissions_for(member)
     return [name.replace("_", " ").title() for name in NEEDED if not getattr(permissions, name)]
 
 
-def split_digest(stories: Sequence[Story]) -> list[list[Story]]:
-    """The stories of each digest message, in order: the same split that rendering makes."""
-    pages = paginate([story_item(story) for story in stories], per_page=STORIES_PER_MESSAGE, budget=MESSAGE_BUDGET)
+def split_digest(stories: Sequence[Story], *, also: int = 0) -> list[list[Story]]:
+    """The stories of each digest message, in order: the same split that rendering makes (`also`: the last part
+    carries the one-line list of stories already sent as alerts, which takes room)."""
+    budget = MESSAGE_BUDGET - (ALSO_BUDGET if also else 0)
+    pages = paginate([story_item(story) for story in stories], per_page=STORIES_PER_MESSAGE, budget=budget)
     parts, start = [], 0
     for page in pages:
         parts.append(list(stories[start : start + len(page)]))
         start += len(page)
     return parts
+
+
+def process_owner() -> str:
+    """Who holds a claim: this host and process."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
 
 
 class DeliveryRunner:
@@ -121,17 +127,103 @@ class DeliveryRunner:
         clock: Callable[[], datetime],
         *,
         pacer: Pacer | None = None,
-        retry_attempts: int = RETRY_ATTEMPTS,
-        retry_wait: float = RETRY_WAIT,
+        idle: float = 5.0,
+        retry_base: float = 2.0,
+        retry_max: float = 60.0,
+        owns: Callable[[int], bool] | None = None,
+        sole_process: bool = True,
     ) -> None:
         self.bot = bot
         self.delivery = delivery
         self.scheduler = scheduler
         self.clock = clock
         self.pacer = pacer or Pacer()
-        self.retry_attempts = retry_attempts
-        self.retry_wait = retry_wait
-        self._lock = asyncio.Lock()  # one sender at a time: a digest and an alert never interleave a record
+        self.idle = idle  # seconds between rounds when nothing wakes the dispatcher
+        self.retry_base = retry_base
+        self.retry_max = retry_max
+        self.owner = process_owner()
+        self._owns = owns  # the servers this process delivers for (its shards); None: all
+        self._sole = sole_process  # no other process shares the database: claims left by a crash are ours
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._round_lock = asyncio.Lock()
+        self._channels = asyncio.Semaphore(CHANNELS_AT_ONCE)
+
+    # --- the dispatcher ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """On first ready: free the claims a crash left (when this is the only process), rebuild every digest job
+        from the database, and start the dispatcher, which sends whatever a stop left unsent."""
+        if self._sole:
+            await self.delivery.store.release_all()
+        for subscription in await self.delivery.all_active_subscriptions():
+            if self._owns is None or self._owns(subscription.guild_id):
+                self.schedule(subscription)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="delivery-dispatcher")
+        self.wake()
+
+    def wake(self) -> None:
+        """Something may be owed (news saved, a subscription changed, a digest recorded): run a round soon."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop the dispatcher; a send in flight is cut, and its row, recorded as tried, is checked at next start."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        await self.bot.wait_until_ready()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.idle):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.round()
+            except Exception:  # the dispatcher must outlive any one round's failure (a database hiccup)
+                log.exception("a delivery round failed; the next one tries again")
+
+    async def round(self) -> int:
+        """Record the alerts owed, then send every row due; returns how many messages were sent."""
+        async with self._round_lock:
+            recorded = await self.delivery.record_alerts(self.clock())
+            if recorded:
+                log.info("planned %d alert message(s)", len(recorded))
+            return await self.send_due()
+
+    async def send_due(self) -> int:
+        """Claim the rows due and send them, channels side by side."""
+        rows = await self.delivery.claim(self.owner, self.clock(), LEASE, guilds=self._owns)
+        if not rows:
+            return 0
+        by_channel: dict[int, list[PendingDelivery]] = {}
+        for row in rows:
+            by_channel.setdefault(row.channel_id, []).append(row)
+        sent = await asyncio.gather(*(self._send_channel(channel_rows) for channel_rows in by_channel.values()))
+        return sum(sent)
+
+    async def _send_channel(self, rows: Sequence[PendingDelivery]) -> int:
+        """One channel's rows, in order; stop at the first that must wait (the rest wait too, in order)."""
+        sent = 0
+        async with self._channels:
+            for index, row in enumerate(rows):
+                try:
+                    outcome = await self._deliver(row)
+                except Exception:
+                    log.exception("sending message %d to channel %d failed", row.id, row.channel_id)
+                    outcome = Outcome.DEFERRED
+                    await self.delivery.note_retry(row.id, "an error in the bot", self._retry_at(row))
+                sent += outcome is Outcome.SENT
+                if outcome in (Outcome.DEFERRED, Outcome.STOPPED):
+                    rest = [other.id for other in rows[index + 1 :]]
+                    if rest:
+                        await self.delivery.release(rest)
+                    break
+        return sent
 
     # --- schedules -----------------------------------------------------------------------------------------
 
@@ -159,221 +251,207 @@ class DeliveryRunner:
         if self.scheduler.get_job(self.job_id(channel_id)) is not None:
             self.scheduler.remove_job(self.job_id(channel_id))
 
-    async def start(self) -> None:
-        """On first ready: finish what a crash left unsent, then rebuild every digest job from the database."""
-        await self.reconcile()
-        for subscription in await self.delivery.all_active_subscriptions():
-            self.schedule(subscription)
-
     # --- digests -------------------------------------------------------------------------------------------
 
     async def digest_job(self, channel_id: int) -> None:
+        """A scheduled digest: plan and record it, claimed by its slot (a second process running the same job
+        records nothing), and let the dispatcher send it."""
         subscription = await self.delivery.subscription(channel_id)
         if subscription is None or subscription.paused_reason:
             self.unschedule(channel_id)
             return
-        await self.send_digest(subscription)
+        now = self.clock()
+        plan = await self.delivery.plan_digest(subscription.id, now)
+        parts = split_digest(plan.stories, also=len(plan.alerted)) if plan.stories else []
+        recorded = await self.delivery.record_digest(
+            plan, [[story.id for story in part] for part in parts], slot=self.delivery.digest_slot(subscription, now)
+        )
+        if recorded:
+            self.wake()
 
     async def send_digest(self, subscription: Subscription) -> DigestResult:
-        """Plan, record and send one digest. Nothing new sends nothing."""
+        """`/digest now`: plan, record and send one digest at once, outside any schedule. Nothing new sends nothing."""
         await self.bot.wait_until_ready()
-        async with self._lock:
-            plan = await self.delivery.plan_digest(subscription.id, self.clock())
-            parts = split_digest(plan.stories)
-            pendings = await self.delivery.begin_digest(plan, [[story.id for story in part] for part in parts])
-            sent = 0
-            outcome = Outcome.SENT
-            for pending, part in zip(pendings, parts, strict=True):
-                embed = digest_embed(part, number=pending.part, total=pending.parts, since=plan.since, until=plan.until)
-                outcome = await self._send(pending, embed=embed)
-                if outcome is not Outcome.SENT:
-                    break
-                sent += 1
-            return DigestResult(len(plan.stories), len(parts), sent, outcome is Outcome.DEFERRED)
+        now = self.clock()
+        plan = await self.delivery.plan_digest(subscription.id, now)
+        parts = split_digest(plan.stories, also=len(plan.alerted)) if plan.stories else []
+        ids = [[story.id for story in part] for part in parts]
+        rows = await self.delivery.record_digest(plan, ids, claim=(self.owner, now + LEASE)) or []
+        sent = 0
+        outcome = Outcome.SENT
+        for row in rows:
+            outcome = await self._deliver(row)
+            if outcome is not Outcome.SENT:
+                await self.delivery.release([other.id for other in rows[sent + 1 :]])
+                break
+            sent += 1
+        return DigestResult(len(plan.stories), len(parts), sent, outcome is Outcome.DEFERRED)
 
     async def preview(self, subscription: Subscription) -> list[discord.Embed]:
         plan = await self.delivery.plan_digest(subscription.id, self.clock())
-        parts = split_digest(plan.stories)
+        if not plan.stories:
+            return []
+        parts = split_digest(plan.stories, also=len(plan.alerted))
         return [
-            digest_embed(part, number=i, total=len(parts), since=plan.since, until=plan.until)
+            digest_embed(
+                part,
+                number=i,
+                total=len(parts),
+                since=plan.since,
+                until=plan.until,
+                also=plan.alerted if i == len(parts) else (),
+            )
             for i, part in enumerate(parts, start=1)
         ]
 
-    # --- alerts --------------------------------------------------------------------------------------------
+    # --- one message ---------------------------------------------------------------------------------------
 
-    async def run_alerts(self) -> int:
-        """Post new alerts and edit those whose story grew; returns how many messages were sent or edited.
-
-        When Discord stays unwilling, the run stops: the alerts not yet recorded are planned again after the
-        next poll, and the one that was recorded is sent again then."""
-        await self.bot.wait_until_ready()
-        done = 0
-        async with self._lock:
-            for action in await self.delivery.plan_alerts(self.clock()):
-                pending = await self.delivery.begin_alert(action)
-                outcome = await self._send_alert(pending, action.story)
-                if outcome is Outcome.DEFERRED:
-                    break
-                done += outcome is Outcome.SENT
-        return done
-
-    async def _send_alert(self, pending: PendingDelivery, story: Story) -> Outcome:
-        subscription = await self.delivery.subscription_by_id(pending.subscription_id)
-        role_id = subscription.role_id if subscription else None
-        if pending.kind == "edit" and pending.message_id is not None:
-            return await self._edit(pending, embed=alert_embed(story))
-        return await self._send(
-            pending,
-            embed=alert_embed(story),
-            content=alert_content(role_id),
-            mentions=alert_mentions(role_id),
-        )
-
-    # --- reconcile -----------------------------------------------------------------------------------------
-
-    async def reconcile(self) -> None:
-        """Send again, with the same nonce, what was recorded and not confirmed: left by the last stop, or
-        refused for a while by Discord (429s, 5xx). Runs at start and after every poll."""
-        await self.bot.wait_until_ready()
-        async with self._lock:
-            now = self.clock()
-            for unfinished in await self.delivery.unfinished_digests():
-                for pending in unfinished.remaining:
-                    if await self._given_up(pending, now):
-                        break
-                    stories = await self.delivery.stories(pending.story_ids)
-                    embed = digest_embed(stories, number=pending.part, total=pending.parts)
-                    outcome = await self._send(pending, embed=embed)
-                    if outcome is Outcome.DEFERRED:
-                        return
-                    if outcome is not Outcome.SENT:
-                        break
-            for pending in await self.delivery.pending():
-                if pending.kind == "digest" or await self._given_up(pending, now):
-                    continue  # digests are handled above, in part order
-                stories = await self.delivery.stories(pending.story_ids)
-                if not stories:
-                    await self.delivery.mark_failed(pending.id, "the story no longer exists")
-                elif await self._send_alert(pending, stories[0]) is Outcome.DEFERRED:
-                    return
-
-    async def _given_up(self, pending: PendingDelivery, now: datetime) -> bool:
-        """A record Discord kept refusing for GIVE_UP_AFTER fails (a digest with all its parts)."""
-        if pending.error is None or now - pending.created_at < GIVE_UP_AFTER:
-            return False
-        await self.delivery.mark_failed(pending.id, f"Discord refused it for a day; last: {pending.error}")
-        log.warning("gave up on a message to channel %d: %s", pending.channel_id, pending.error)
-        return True
-
-    # --- sending -------------------------------------------------------------------------------------------
-
-    async def _send(
-        self,
-        pending: PendingDelivery,
-        *,
-        embed: discord.Embed,
-        content: str = "",
-        mentions: discord.AllowedMentions | None = None,
-    ) -> Outcome:
-        channel = await self._channel(pending)
+    async def _deliver(self, row: PendingDelivery) -> Outcome:
+        """Render and send (or edit) one row; record how it ended."""
+        now = self.clock()
+        if row.error is not None and now - row.created_at >= GIVE_UP_AFTER:
+            await self.delivery.mark_failed(row.id, f"Discord refused it for a day; last: {row.error}")
+            log.warning("gave up on a message to channel %d: %s", row.channel_id, row.error)
+            return Outcome.FAILED
+        guild_id = row.guild_id
+        if guild_id is None:  # a row recorded before rows knew their server
+            subscription = await self.delivery.subscription_by_id(row.subscription_id)
+            if subscription is None:
+                await self.delivery.mark_failed(row.id, "the channel is no longer subscribed")
+                return Outcome.FAILED
+            guild_id = subscription.guild_id
+        stories = await self.delivery.stories(guild_id, row.story_ids)
+        if not stories:
+            await self.delivery.mark_failed(row.id, "the story no longer exists")
+            return Outcome.FAILED
+        channel = await self._channel(row)
         if isinstance(channel, Outcome):
             return channel
-        return await self._attempt(
-            pending,
-            lambda: channel.send(
-                content or None,
-                embed=embed,
-                nonce=pending.nonce,
-                allowed_mentions=mentions or discord.AllowedMentions.none(),
-            ),
-        )
+        if row.kind == "edit" and row.message_id is not None:
+            message = channel.get_partial_message(row.message_id)
+            embed = alert_embed(stories[0])
+            return await self._attempt(row, lambda: message.edit(embed=embed), adopt=None)
+        content = ""
+        mentions = discord.AllowedMentions.none()
+        if row.kind == "digest":
+            also = await self.delivery.stories(guild_id, row.also_ids) if row.also_ids else []
+            embed = digest_embed(stories, number=row.part, total=row.parts, until=row.covers_until, also=also)
+        elif row.kind == "summary":
+            embed = summary_embed(stories, row.created_at)
+        else:
+            subscription = await self.delivery.subscription_by_id(row.subscription_id)
+            role_id = subscription.role_id if subscription else None
+            embed, content, mentions = alert_embed(stories[0]), alert_content(role_id), alert_mentions(role_id)
+        footer = embed.footer.text
 
-    async def _edit(self, pending: PendingDelivery, *, embed: discord.Embed) -> Outcome:
-        channel = await self._channel(pending)
-        if isinstance(channel, Outcome):
-            return channel
-        if pending.message_id is None or not hasattr(channel, "get_partial_message"):
-            await self.delivery.mark_failed(pending.id, "not a message that can be edited")
-            return Outcome.REFUSED
-        message = channel.get_partial_message(pending.message_id)
-        return await self._attempt(pending, lambda: message.edit(embed=embed))
+        async def send() -> discord.Message:
+            return await channel.send(content or None, embed=embed, nonce=row.nonce, allowed_mentions=mentions)
 
-    async def _channel(self, pending: PendingDelivery) -> discord.abc.Messageable | Outcome:
-        channel = self.bot.get_channel(pending.channel_id)
+        return await self._attempt(row, send, adopt=footer)
+
+    async def _channel(self, row: PendingDelivery) -> discord.TextChannel | discord.Thread | Outcome:
+        channel = self.bot.get_channel(row.channel_id)
         if channel is None:
             try:
-                channel = await self.bot.fetch_channel(pending.channel_id)
+                channel = await self.bot.fetch_channel(row.channel_id)
             except discord.NotFound:
-                await self._gone(pending)
-                return Outcome.REFUSED
+                await self._gone(row)
+                return Outcome.STOPPED
             except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
-                return await self._refused(pending, exc, "channel lookup failed")
-        if not isinstance(channel, discord.abc.Messageable):
-            await self._gone(pending)
-            return Outcome.REFUSED
+                return await self._refused(row, exc, "channel lookup failed")
+        if not isinstance(channel, discord.TextChannel | discord.Thread):
+            await self._gone(row)
+            return Outcome.STOPPED
         return channel
 
-    async def _attempt(self, pending: PendingDelivery, call: Callable[[], Awaitable[discord.Message]]) -> Outcome:
-        """Make the call in a paced slot, trying again on transient refusals; record how it ended."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(transient),
-            stop=stop_after_attempt(self.retry_attempts),
-            wait=wait_exponential(multiplier=self.retry_wait, max=30),
-            before_sleep=_log_retry,
-            reraise=True,
-        )
-        message: discord.Message | None = None
+    async def _attempt(
+        self, row: PendingDelivery, call: Callable[[], Awaitable[discord.Message]], *, adopt: str | None
+    ) -> Outcome:
+        """Make the call in a paced slot; when the row's first try is older than the nonce window, first look for
+        the message in the channel (`adopt`: its footer) and adopt it rather than post it again."""
+        now = self.clock()
+        if adopt is not None and row.attempted_at is not None and now - row.attempted_at > NONCE_WINDOW:
+            found = await self._posted(row, adopt)
+            if found is not None:
+                log.info("message %d to channel %d was posted before: adopted", row.id, row.channel_id)
+                await self.delivery.mark_sent(row.id, found, now)
+                return Outcome.SENT
+        await self.delivery.mark_attempt(row.id, now)
+        await self.pacer.wait()
         try:
-            async for attempt in retrying:
-                with attempt:
-                    await self.pacer.wait()
-                    message = await call()
-        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
-            return await self._refused(pending, exc)
-        assert message is not None
-        await self.delivery.mark_sent(pending.id, message.id, self.clock())
+            message = await call()
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return await self._refused(row, exc)
+        await self.delivery.mark_sent(row.id, message.id, self.clock())
         return Outcome.SENT
 
-    async def _refused(self, pending: PendingDelivery, exc: BaseException, doing: str = "") -> Outcome:
-        """Discord (or the network) said no after every retry."""
+    async def _posted(self, row: PendingDelivery, footer: str | None) -> int | None:
+        """The bot's own message in the channel that carries this row (same nonce, or same footer), if any."""
+        channel = self.bot.get_channel(row.channel_id)
+        me = self.bot.user
+        if not isinstance(channel, discord.TextChannel | discord.Thread) or me is None or row.attempted_at is None:
+            return None
+        after = discord.Object(id=discord.utils.time_snowflake(row.attempted_at - timedelta(minutes=1)))
+        try:
+            async for message in channel.history(limit=HISTORY_LOOKBACK, after=after, oldest_first=True):
+                if message.author.id != me.id:
+                    continue
+                if message.nonce is not None and str(message.nonce) == row.nonce:
+                    return message.id
+                if footer and any(embed.footer.text == footer for embed in message.embeds):
+                    return message.id
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            log.warning("could not read channel %d to look for an unconfirmed message: %s", row.channel_id, exc)
+        return None
+
+    def _retry_at(self, row: PendingDelivery) -> datetime:
+        wait = min(self.retry_max, self.retry_base * 2 ** min(row.attempts, 16))
+        return self.clock() + timedelta(seconds=wait)
+
+    async def _refused(self, row: PendingDelivery, exc: BaseException, doing: str = "") -> Outcome:
+        """Discord (or the network) said no."""
         what = f"{doing}: {describe(exc)}" if doing else describe(exc)
         if transient(exc):
-            log.warning("channel %d: %s; sent again after the next poll", pending.channel_id, what)
-            await self.delivery.note_retry(pending.id, what)
+            log.warning("channel %d: %s; tried again later", row.channel_id, what)
+            await self.delivery.note_retry(row.id, what, self._retry_at(row))
             return Outcome.DEFERRED
         if isinstance(exc, discord.Forbidden):
-            await self._forbidden(pending)
-        elif isinstance(exc, discord.NotFound) and exc.code == 10003:
-            await self._gone(pending)
-        else:
-            log.warning("sending to channel %d failed: %s", pending.channel_id, what)
-            await self.delivery.mark_failed(pending.id, what)
-        return Outcome.REFUSED
+            await self._forbidden(row)
+            return Outcome.STOPPED
+        if isinstance(exc, discord.NotFound) and exc.code == 10003:
+            await self._gone(row)
+            return Outcome.STOPPED
+        log.warning("a message to channel %d failed: %s", row.channel_id, what)
+        await self.delivery.mark_failed(row.id, what)
+        return Outcome.FAILED
 
-    async def _gone(self, pending: PendingDelivery) -> None:
-        log.info("channel %d is gone: its subscription is removed", pending.channel_id)
-        await self.delivery.mark_failed(pending.id, "the channel no longer exists")
-        await self.delivery.remove_channel(pending.channel_id)
-        self.unschedule(pending.channel_id)
+    async def _gone(self, row: PendingDelivery) -> None:
+        log.info("channel %d is gone: its subscription is removed", row.channel_id)
+        await self.delivery.mark_failed(row.id, "the channel no longer exists")
+        await self.delivery.remove_channel(row.channel_id)
+        self.unschedule(row.channel_id)
 
-    async def _forbidden(self, pending: PendingDelivery) -> None:
-        channel = self.bot.get_channel(pending.channel_id)
+    async def _forbidden(self, row: PendingDelivery) -> None:
+        channel = self.bot.get_channel(row.channel_id)
         missing: list[str] = []
         guild = getattr(channel, "guild", None)
         if isinstance(channel, discord.abc.GuildChannel) and guild is not None:
             missing = missing_permissions(channel, guild.me)
         what = ", ".join(missing) if missing else "a permission it needs"
-        reason = f"Missing {what} in #{getattr(channel, 'name', pending.channel_id)}"
-        await self.delivery.mark_failed(pending.id, reason)
-        await self.delivery.pause(pending.subscription_id, reason, self.clock())
-        self.unschedule(pending.channel_id)
-        log.warning("paused the subscription of channel %d: %s", pending.channel_id, reason)
+        reason = f"Missing {what} in #{getattr(channel, 'name', row.channel_id)}"
+        await self.delivery.mark_failed(row.id, reason)
+        paused_now = await self.delivery.pause(row.subscription_id, reason, self.clock())
+        self.unschedule(row.channel_id)
+        if not paused_now:
+            return  # another message met the same refusal first: one notice per pause
+        log.warning("paused the subscription of channel %d: %s", row.channel_id, reason)
         if guild is not None:
             await self.tell_admins(
                 guild,
-                f"Accord Watch paused deliveries to <#{pending.channel_id}>: {reason}. Give the bot View Channel, "
-                "Send Messages and Embed Links there, then run `/subscribe` again for that channel.",
-                avoid=pending.channel_id,
+                f"Accord Watch paused deliveries to <#{row.channel_id}>: {reason}. Give the bot View Channel, "
+                "Send Messages and Embed Links there, then run `/subscribe` again for that channel: what could not "
+                "be sent is tried again then.",
+                avoid=row.channel_id,
             )
 
     async def tell_admins(self, guild: discord.Guild, text: str, *, avoid: int | None = None) -> bool:
@@ -394,3 +472,6 @@ class DeliveryRunner:
                     continue
         log.warning("could not tell the admins of server %d: %s", guild.id, text)
         return False
+
+
+__all__ = ["DeliveryError", "DeliveryRunner", "DigestResult", "Outcome", "split_digest"]

@@ -19,7 +19,11 @@ from bot.news.models import Story
 STORIES_PER_MESSAGE = 8
 # Room left for the title, description and footer of each message within the 6000-character limit.
 MESSAGE_BUDGET = EMBED_TOTAL_LIMIT - 700
+# Room a digest's last message keeps for its one line of stories already sent as alerts.
+ALSO_BUDGET = 700
 LINKS_PER_STORY = 5
+SUMMARY_LINES = 15
+OWN_SOURCES = "🏠 Only this server's own sources reported it"
 
 
 def country_names(keys: Sequence[str]) -> str:
@@ -53,12 +57,36 @@ def story_item(story: Story, *, links: int = LINKS_PER_STORY) -> Item:
         lines.append(f"**{event}**")
     if story.countries:
         lines.append(country_names(story.countries[:6]))
+    if story.own_only:
+        lines.append(OWN_SOURCES)
     shown = story.articles[:links]
     lines.append(" · ".join(_link(article.outlet, article.url) for article in shown))
     more = len(story.articles) - len(shown)
     count = f"{len(outlets)} outlet{'s' if len(outlets) != 1 else ''}"
     lines.append(f"{count}{f', {more} more link(s)' if more > 0 else ''} · `/story {story.id}`")
     return Item(escape(story.title), "\n".join(line for line in lines if line))
+
+
+def digest_footer(until: datetime | None, number: int, total: int) -> str:
+    """Names the digest and the part: what finds a message posted without an answer (see delivery_runner)."""
+    name = f"Digest of {until:%Y-%m-%d %H:%M} UTC" if until else "Digest"
+    return f"{name} · part {number} of {total}" if total > 1 else f"{name} · /story N shows every link"
+
+
+def also_line(stories: Sequence[Story]) -> Item | None:
+    """One field listing stories already sent as alerts in the channel: not repeated in full."""
+    if not stories:
+        return None
+    entries = [f"{escape(shorten(story.title, 70))} (`/story {story.id}`)" for story in stories]
+    shown: list[str] = []
+    for index, entry in enumerate(entries):
+        rest = len(entries) - index - 1
+        tail = f" · and {rest} more" if rest else ""
+        if sum(len(e) + 3 for e in shown) + len(entry) + len(tail) > ALSO_BUDGET - 100:
+            shown.append(f"and {len(entries) - index} more")
+            break
+        shown.append(entry)
+    return Item("Already posted here as alerts", " · ".join(shown))
 
 
 def digest_embed(
@@ -68,15 +96,34 @@ def digest_embed(
     total: int = 1,
     since: datetime | None = None,
     until: datetime | None = None,
+    also: Sequence[Story] = (),
 ) -> discord.Embed:
-    """One message of a digest: its stories as fields (the split is made by the caller, see split_digest)."""
+    """One message of a digest: its stories as fields (the split is made by the caller, see split_digest); the last
+    one also lists, in one line, the stories of the period already posted as alerts."""
     title = "Accord Watch digest" + (f" ({number}/{total})" if total > 1 else "")
     span = f" ({since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC)" if since and until else ""
+    items = [story_item(story) for story in stories]
+    line = also_line(also)
+    if line is not None:
+        items.append(line)
     return build_embed(
         title=title,
         description=f"New since the last digest{span}, most important first.",
-        items=[story_item(story) for story in stories],
-        footer=f"Part {number} of {total}" if total > 1 else "Ask /story with a story's number for every link.",
+        items=items,
+        footer=digest_footer(until, number, total),
+    )
+
+
+def summary_embed(stories: Sequence[Story], created: datetime) -> discord.Embed:
+    """The stories past a channel's alert cap for one round, listed in one message instead of one alert each."""
+    lines = [f"{escape(shorten(story.title, 90))} · `/story {story.id}`" for story in stories[:SUMMARY_LINES]]
+    if len(stories) > SUMMARY_LINES:
+        lines.append(f"… and {len(stories) - SUMMARY_LINES} more; `/latest` lists them.")
+    noun = "story" if len(stories) == 1 else "stories"
+    return build_embed(
+        title=f"{len(stories)} more {noun} at once",
+        description="\n".join(lines),
+        footer=f"Alerts summary of {created:%Y-%m-%d %H:%M:%S} UTC",
     )
 
 

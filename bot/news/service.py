@@ -1,11 +1,14 @@
-"""The news engine as the running bot uses it: one shared HTTP session per trust level, the store, the poller.
+"""The news engine as the running bot uses it: one shared HTTP session per trust level, the store, the poller, and
+the worker process that parses and matches.
 
 `NewsService.poll_once()` is what the scheduler's poll job calls; it never raises for a source's failure (the
-pipeline reports those as values) and logs one line a poll.
+pipeline reports those as values) and logs one line a poll. `stop()` ends a poll under way at once: what it saved
+stays saved, and the sources it had not finished are due again at the next start.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
@@ -14,7 +17,9 @@ from bot.news.fetch import Fetcher, make_session
 from bot.news.models import Source
 from bot.news.netguard import Network
 from bot.news.pipeline import Poller, PollReport, TopicProvider
-from bot.store.news import NewsStore
+from bot.news.work import FeedWork, InlineWork
+from bot.store.news import NewsStore, SavedPoll
+from bot.wording import count
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,7 @@ class NewsService:
         extra_sources: SourceProvider | None = None,
         topic_provider: TopicProvider | None = None,
         allow: Iterable[Network] = (),
+        work: FeedWork | None = None,
     ) -> None:
         self.store = store
         self.allowed_networks = tuple(allow)  # the private networks servers' own sources may reach
@@ -48,27 +54,60 @@ class NewsService:
             default_interval=default_interval,
             allow=self.allowed_networks,
         )
-        self.poller = Poller(self.store, self.fetcher, clock, topic_provider=topic_provider)
+        self.work = work or InlineWork()
+        self._listeners: list[Callable[[SavedPoll], None]] = []
+        self.poller = Poller(
+            self.store, self.fetcher, clock, work=self.work, topic_provider=topic_provider, on_saved=self._saved
+        )
         self.last_report: PollReport | None = None
         self.last_poll: datetime | None = None
+        self._polling: asyncio.Task[PollReport] | None = None
 
-    async def poll_once(self) -> PollReport:
-        """Poll every due source: the operator's, and the servers' own when a provider is given."""
+    def add_listener(self, listener: Callable[[SavedPoll], None]) -> None:
+        """Call `listener` each time a poll has written news (while the poll goes on)."""
+        self._listeners.append(listener)
+
+    async def _saved(self, saved: SavedPoll) -> None:
+        for listener in self._listeners:
+            listener(saved)
+
+    async def poll_once(self) -> PollReport | None:
+        """Poll every due source: the operator's, and the servers' own when a provider is given. None when the
+        poll was stopped (the bot is shutting down)."""
         sources = list(self.sources)
         if self._extra_sources is not None:
             sources.extend(await self._extra_sources())
-        report = await self.poller.poll(sources)
+        self._polling = asyncio.create_task(self.poller.poll(sources), name="poll")
+        try:
+            report = await asyncio.shield(self._polling)
+        except asyncio.CancelledError:
+            if self._polling.cancelled():  # stopped by stop(), not by our own caller
+                log.info("poll stopped: the bot is shutting down; what it saved is kept")
+                return None
+            self._polling.cancel()
+            raise
+        finally:
+            self._polling = None
         self.last_report, self.last_poll = report, self._clock()
         failed = sum(1 for source in report.sources if source.status in ("failed", "error"))
         log.info(
-            "poll: %d source(s), %d failed, %d new and %d updated stor(ies)",
-            len(report.sources),
+            "poll: %s, %d failed; %s, %d updated",
+            count(len(report.sources), "source"),
             failed,
-            len(report.new_stories),
+            count(len(report.new_stories), "new story", "new stories"),
             len(report.updated_stories),
         )
         return report
 
+    async def stop(self) -> None:
+        """End a poll under way now (see the module docstring)."""
+        polling = self._polling
+        if polling is not None and not polling.done():
+            polling.cancel()
+            await asyncio.wait({polling})
+
     async def close(self) -> None:
+        await self.stop()
+        await self.work.close()
         await self._session.close()
         await self._guarded.close()

@@ -281,6 +281,7 @@ deliveries = Table(
     Column("claimed_by", String(64), nullable=True),
     Column("claimed_until", UtcDateTime, nullable=True),
     Column("retried", Integer, nullable=False, server_default="0"),
+    Column("also_ids", Text, nullable=True),  # a digest part's one-line list: stories already sent as alerts
 )
 
 # The alert message of each story in each channel and the story version it shows: a separate table, not the

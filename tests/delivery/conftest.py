@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.delivery.service import Delivery
 from bot.news.models import Article, DetectedEvent, EventKind, Story
 from bot.news.stories import StoryDraft, summarize
+from bot.news.visibility import OPERATOR
 from bot.store.news import NewsStore
 
 T0 = datetime(2025, 11, 6, 12, 0, tzinfo=UTC)
@@ -68,22 +69,33 @@ class Stories:
     def __init__(self, news: NewsStore) -> None:
         self.news = news
 
-    async def add(self, *articles: Article, now: datetime | None = None) -> Story:
-        """A new story of these articles, scored at `now` (default: the latest first-seen time)."""
+    async def add(self, *articles: Article, now: datetime | None = None, origin: str = OPERATOR) -> Story:
+        """A new story of these articles, carried by `origin` (the operator's sources by default), saved at `now`
+        (default: the latest first-seen time)."""
         when = now or max(a.first_seen for a in articles)
         draft = StoryDraft(None, summarize(articles, when), tuple(articles), tuple(articles))
         saved = await self.news.save_poll(
-            seen={a.url: a.first_seen for a in articles}, drafts=[draft], identities={a.url: a.url for a in articles}
+            seen={a.url: a.first_seen for a in articles},
+            drafts=[draft],
+            identities={a.url: a.url for a in articles},
+            origins={a.url: {origin} for a in articles},
+            now=when,
         )
         return saved.new[0]
 
-    async def grow(self, story: Story, *articles: Article, now: datetime | None = None) -> Story:
-        """The story with these articles added (as a later poll would), rescored at `now`."""
+    async def grow(
+        self, story: Story, *articles: Article, now: datetime | None = None, origin: str = OPERATOR
+    ) -> Story:
+        """The story with these articles added (as a later poll would), saved at `now`."""
         every = (*story.articles, *articles)
         when = now or max(a.first_seen for a in every)
         draft = StoryDraft(story.id, summarize(every, when), every, tuple(articles))
         saved = await self.news.save_poll(
-            seen={a.url: a.first_seen for a in articles}, drafts=[draft], identities={a.url: a.url for a in articles}
+            seen={a.url: a.first_seen for a in articles},
+            drafts=[draft],
+            identities={a.url: a.url for a in articles},
+            origins={a.url: {origin} for a in articles},
+            now=when,
         )
         return saved.updated[0]
 
@@ -93,9 +105,12 @@ def clock() -> Clock:
     return Clock()
 
 
+MAX_AGE = timedelta(hours=72)
+
+
 @pytest.fixture
 def news(engine: AsyncEngine) -> NewsStore:
-    return NewsStore(engine)
+    return NewsStore(engine, max_article_age=MAX_AGE)
 
 
 @pytest.fixture
@@ -105,4 +120,4 @@ def stories(news: NewsStore) -> Stories:
 
 @pytest.fixture
 def delivery(engine: AsyncEngine, news: NewsStore, clock: Clock) -> Delivery:
-    return Delivery(engine, news, clock, max_article_age=timedelta(hours=72))
+    return Delivery(engine, news, clock, max_article_age=MAX_AGE)

@@ -43,7 +43,8 @@ async def test_an_alert_goes_out_once_per_channel_and_is_edited_when_outlets_gro
     )
     actions = await delivery.plan_alerts(clock.now)
     assert [(a.action, a.subscription.id) for a in actions] == [("send", first.id), ("send", second.id)]
-    records = [await delivery.begin_alert(action) for action in actions]
+    records = await delivery.record_alerts(clock.now)
+    assert [(r.kind, r.subscription_id) for r in records] == [("alert", first.id), ("alert", second.id)]
     # recorded but not yet sent: not planned twice
     assert await delivery.plan_alerts(clock.now) == []
     for message_id, record in enumerate(records, start=900):
@@ -58,10 +59,11 @@ async def test_an_alert_goes_out_once_per_channel_and_is_edited_when_outlets_gro
         ("edit", second.id, 901, "3:joined"),
     ]
     assert edits[0].story.id == grown.id
-    edit = await delivery.begin_alert(edits[0])
-    assert (edit.kind, edit.message_id) == ("edit", 900)
+    edit, other = await delivery.record_alerts(clock.now)
+    assert (edit.kind, edit.message_id, edit.story_version) == ("edit", 900, "3:joined")
     await delivery.mark_sent(edit.id, 900, clock.now)
-    assert [a.subscription.id for a in await delivery.plan_alerts(clock.now)] == [second.id]
+    assert await delivery.plan_alerts(clock.now) == []  # the other edit is on its way
+    assert [p.id for p in await delivery.pending()] == [other.id]
 
 
 async def test_quiet_hours_hold_new_alerts_until_they_end(delivery: Delivery, stories: Stories, clock: Clock) -> None:
@@ -76,7 +78,7 @@ async def test_quiet_hours_hold_new_alerts_until_they_end(delivery: Delivery, st
     assert action.story.id == story.id
 
 
-async def test_paused_and_earlier_stories_get_no_alerts_and_resume_plans_again(
+async def test_paused_and_earlier_stories_get_no_alerts_and_a_new_subscribe_owes_them_again(
     delivery: Delivery, stories: Stories, clock: Clock
 ) -> None:
     await stories.add(
@@ -87,8 +89,7 @@ async def test_paused_and_earlier_stories_get_no_alerts_and_resume_plans_again(
     assert await delivery.plan_alerts(clock.now) == []  # seen before the channel subscribed
     clock.advance(minutes=1)
     story = await stories.add(article("a.example", seen=clock.now, path="k"))
-    (action,) = await delivery.plan_alerts(clock.now)
-    record = await delivery.begin_alert(action)
+    (record,) = await delivery.record_alerts(clock.now)
     assert await delivery.pause(sub.id, "missing permission: Embed Links", clock.now)
     assert await delivery.pending() == []  # its record failed with the pause
     assert await delivery.mark_sent(record.id, 1, clock.now) is False
@@ -96,7 +97,8 @@ async def test_paused_and_earlier_stories_get_no_alerts_and_resume_plans_again(
     paused = await delivery.subscription(10)
     assert paused is not None
     assert paused.paused_reason == "missing permission: Embed Links"
-    assert await delivery.resume(sub.id)
-    (again,) = await delivery.plan_alerts(clock.now)
-    assert (again.action, again.story.id) == ("send", story.id)
+    await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=1)  # the admin fixed it: resumed
+    (again,) = await delivery.pending()
+    assert (again.id, again.story_ids) == (record.id, (story.id,))
+    await delivery.mark_failed(again.id, "HTTP 400")
     assert await delivery.plan_alerts(clock.now + timedelta(hours=49)) == []  # past the lookback

@@ -24,7 +24,7 @@ async def test_the_first_digest_covers_the_24_hours_before_it_then_each_since_th
     assert [s.id for s in plan.stories] == [inside.id]
     assert (plan.since, plan.until) == (clock.now - timedelta(hours=24), clock.now)
 
-    (record,) = await delivery.begin_digest(plan, [[inside.id]])
+    (record,) = await delivery.record_digest(plan, [[inside.id]]) or []
     assert await delivery.mark_sent(record.id, 555, clock.now)
     assert (await delivery.plan_digest(sub.id, clock.now)).stories == ()  # a second /digest now: nothing new
 
@@ -32,7 +32,7 @@ async def test_the_first_digest_covers_the_24_hours_before_it_then_each_since_th
     later = await stories.add(article("c.example", "Sudan talks resume", seen=clock.now - timedelta(hours=1)))
     plan = await delivery.plan_digest(sub.id, clock.now)
     assert [s.id for s in plan.stories] == [later.id]
-    assert plan.since == record.created_at
+    assert plan.since == record.covers_until
 
 
 async def test_nothing_new_is_an_empty_plan_that_still_closes_the_period(
@@ -41,8 +41,10 @@ async def test_nothing_new_is_an_empty_plan_that_still_closes_the_period(
     sub = await delivery.subscribe(GUILD, 10, mode="digest")
     plan = await delivery.plan_digest(sub.id, clock.now)
     assert plan.stories == ()
-    assert await delivery.begin_digest(plan, []) == []
-    assert (await delivery.subscription(10)).last_digest_at == clock.now  # type: ignore[union-attr]
+    assert await delivery.record_digest(plan, []) == []
+    covered = await delivery.subscription(10)
+    assert covered is not None
+    assert (covered.last_digest_at, covered.last_digest_seq) == (clock.now, plan.until_seq)
 
 
 async def test_stories_are_ranked_by_importance_then_recency(
@@ -94,10 +96,43 @@ async def test_old_news_is_never_delivered(
     grown = await stories.grow(archive, article("c.example", seen=clock.now, path="old2"))
     assert {s.id for s in (await delivery.plan_digest(sub.id, clock.now)).stories} == {fresh.id, grown.id}
 
-    # MAX_ARTICLE_AGE=0 turns the check off
-    unchecked = Delivery(engine, news, clock, max_article_age=timedelta(0))
     only_old = await stories.add(
         article("d.example", "Bahrain", seen=seen, published=seen - timedelta(days=30), path="older")
     )
-    assert only_old.id in {s.id for s in (await unchecked.plan_digest(sub.id, clock.now)).stories}
     assert only_old.id not in {s.id for s in (await delivery.plan_digest(sub.id, clock.now)).stories}
+    # MAX_ARTICLE_AGE=0 turns the check off
+    unchecked = Stories(NewsStore(engine, max_article_age=None))
+    counted = await unchecked.add(
+        article("e.example", "Oman", seen=seen, published=seen - timedelta(days=30), path="oldest")
+    )
+    assert counted.id in {s.id for s in (await delivery.plan_digest(sub.id, clock.now)).stories}
+
+
+async def test_a_digest_that_runs_while_a_poll_writes_skips_nothing(
+    delivery: Delivery, news: NewsStore, stories: Stories, clock: Clock
+) -> None:
+    """Stories count by change number, not time: a poll that started before a digest and saves after it has
+    its stories in the next digest (before, they took the poll's start as their time and were skipped forever)."""
+    sub = await delivery.subscribe(GUILD, 10, mode="digest")
+    poll_started = clock.now
+    clock.advance(minutes=10)  # a slow poll: the digest runs before it writes
+    plan = await delivery.plan_digest(sub.id, clock.now)
+    assert await delivery.record_digest(plan, []) == []
+    clock.advance(minutes=1)
+    slow = await stories.add(article("a.example", seen=poll_started), now=clock.now)
+    next_plan = await delivery.plan_digest(sub.id, clock.now + timedelta(hours=24))
+    assert [s.id for s in next_plan.stories] == [slow.id]
+
+
+async def test_a_both_channel_lists_its_alerted_stories_in_one_line_not_again_in_full(
+    delivery: Delivery, stories: Stories, clock: Clock
+) -> None:
+    sub = await delivery.subscribe(GUILD, 10, mode="both", min_importance=0)
+    clock.advance(minutes=1)
+    alerted = await stories.add(article("a.example", seen=clock.now, path="a"))
+    (alert,) = await delivery.record_alerts(clock.now)
+    await delivery.mark_sent(alert.id, 1, clock.now)
+    quiet = await stories.add(article("b.example", "Oman talks", seen=clock.now, kind=EventKind.TALKS, path="b"))
+    plan = await delivery.plan_digest(sub.id, clock.now)
+    assert [s.id for s in plan.stories] == [quiet.id]
+    assert [s.id for s in plan.alerted] == [alerted.id]

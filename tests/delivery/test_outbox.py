@@ -1,38 +1,99 @@
-"""The outbox: recorded before sending, marked after; restarts finish what was begun; Discord's refusals."""
+"""The outbox: planned durably and once, claimed by one sender, marked after; restarts finish what was begun."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from bot.delivery.service import Delivery
+from bot.delivery.values import ALERTS_PER_ROUND
 from tests.delivery.conftest import GUILD, OTHER_GUILD, Clock, Stories, article
 
+LEASE = timedelta(minutes=2)
 
-async def test_a_crash_between_begin_and_mark_sent_leaves_it_pending_with_its_nonce(
+
+async def test_planned_alerts_are_recorded_once_and_stay_owed_until_sent(
     delivery: Delivery, stories: Stories, clock: Clock
 ) -> None:
-    sub = await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=0)
+    await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=0)
     clock.advance(minutes=1)
     story = await stories.add(article("a.example", seen=clock.now))
-    (action,) = await delivery.plan_alerts(clock.now)
-    record = await delivery.begin_alert(action)
-    # the process dies here; at start the Discord side asks what is pending
+    (record,) = await delivery.record_alerts(clock.now)
+    # the process dies here: what is owed is in the database, planned once however often planning runs
+    assert await delivery.record_alerts(clock.now) == []
+    assert await delivery.plan_alerts(clock.now) == []
     (pending,) = await delivery.pending()
     assert pending == record
-    assert (pending.channel_id, pending.kind, pending.story_ids, pending.story_version) == (
+    assert (pending.channel_id, pending.guild_id, pending.kind, pending.story_ids, pending.story_version) == (
         10,
+        GUILD,
         "alert",
         (story.id,),
         "1:joined",
     )
     assert 1 <= len(pending.nonce) <= 25
-    assert await delivery.plan_alerts(clock.now) == []  # not planned a second time either
     assert await delivery.mark_sent(pending.id, 42, clock.now)
     assert await delivery.mark_sent(pending.id, 43, clock.now) is False  # a late duplicate confirmation
     assert await delivery.store.delivery_state(pending.id) == ("sent", 42)
     assert await delivery.pending() == []
-    other = await delivery.begin(sub.id, "alert", [story.id], version="x")
-    assert other.nonce != record.nonce
+    assert await delivery.record_alerts(clock.now) == []
+
+
+async def test_a_row_is_claimed_by_one_sender_until_its_lease_ends(
+    delivery: Delivery, stories: Stories, clock: Clock
+) -> None:
+    await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=0)
+    clock.advance(minutes=1)
+    await stories.add(article("a.example", seen=clock.now))
+    (record,) = await delivery.record_alerts(clock.now)
+    (mine,) = await delivery.claim("one", clock.now, LEASE)
+    assert mine.id == record.id
+    assert await delivery.claim("two", clock.now, LEASE) == []  # a second process gets nothing
+    clock.advance(minutes=3)  # the first died holding it
+    (taken,) = await delivery.claim("two", clock.now, LEASE)
+    assert taken.id == record.id
+    await delivery.release([taken.id])
+    assert [r.id for r in await delivery.claim("one", clock.now, LEASE)] == [record.id]
+    assert await delivery.claim("three", clock.now, LEASE, guilds=lambda guild_id: guild_id != GUILD) == []
+
+
+async def test_a_retry_waits_its_turn_and_is_tried_first_after_the_nonce_window(
+    delivery: Delivery, stories: Stories, clock: Clock
+) -> None:
+    await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=0)
+    clock.advance(minutes=1)
+    await stories.add(article("a.example", seen=clock.now))
+    (record,) = await delivery.record_alerts(clock.now)
+    (claimed,) = await delivery.claim("one", clock.now, LEASE)
+    await delivery.mark_attempt(claimed.id, clock.now)
+    assert await delivery.note_retry(claimed.id, "HTTP 503: Service Unavailable", clock.now + timedelta(seconds=30))
+    assert await delivery.claim("one", clock.now, LEASE) == []  # not before its time
+    clock.advance(seconds=31)
+    (again,) = await delivery.claim("one", clock.now, LEASE)
+    assert (again.nonce, again.attempts, again.attempted_at) == (record.nonce, 1, clock.now - timedelta(seconds=31))
+    await delivery.mark_attempt(again.id, clock.now)  # the first try's time is kept
+    (pending,) = await delivery.pending()
+    assert (pending.attempts, pending.attempted_at) == (2, clock.now - timedelta(seconds=31))
+
+
+async def test_a_flood_is_capped_per_channel_and_the_rest_listed_in_one_summary(
+    delivery: Delivery, stories: Stories, clock: Clock
+) -> None:
+    sub = await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=0)
+    clock.advance(minutes=1)
+    ids = [
+        (await stories.add(article(f"h{i}.example", f"Story {i}", seen=clock.now, path=f"s{i}"))).id
+        for i in range(ALERTS_PER_ROUND + 7)
+    ]
+    records = await delivery.record_alerts(clock.now)
+    alerts = [r for r in records if r.kind == "alert"]
+    (summary,) = [r for r in records if r.kind == "summary"]
+    assert len(alerts) == ALERTS_PER_ROUND
+    assert sorted([*(r.story_ids[0] for r in alerts), *summary.story_ids]) == sorted(ids)
+    assert await delivery.record_alerts(clock.now) == []  # the summarised stories are owed no alert of their own
+    await delivery.mark_sent(summary.id, 77, clock.now)
+    assert await delivery.record_alerts(clock.now) == []
+    sent = await delivery.store.alerts_sent([sub.id])
+    assert {story_id for (_, story_id) in sent} == set(summary.story_ids)  # no edits for a summary either
 
 
 async def test_a_digest_interrupted_after_part_1_of_3_is_finished_not_restarted(
@@ -50,7 +111,8 @@ async def test_a_digest_interrupted_after_part_1_of_3_is_finished_not_restarted(
     plan = await delivery.plan_digest(sub.id, clock.now)
     assert len(plan.stories) == 6
     parts = [list(ids[0:2]), list(ids[2:4]), list(ids[4:6])]
-    records = await delivery.begin_digest(plan, parts)
+    records = await delivery.record_digest(plan, parts)
+    assert records is not None
     assert [(r.part, r.parts) for r in records] == [(1, 3), (2, 3), (3, 3)]
     assert len({r.nonce for r in records}) == 3
     await delivery.mark_sent(records[0].id, 1, clock.now)
@@ -61,13 +123,36 @@ async def test_a_digest_interrupted_after_part_1_of_3_is_finished_not_restarted(
     assert (unfinished.subscription_id, unfinished.parts) == (sub.id, 3)
     # a digest planned meanwhile (a schedule tick, /digest now) carries none of these stories again
     assert (await delivery.plan_digest(sub.id, clock.now)).stories == ()
-    assert (await delivery.subscription(10)).last_digest_at is None  # type: ignore[union-attr]
+    assert (await delivery.subscription(10)).last_digest_seq is None  # type: ignore[union-attr]
     await delivery.mark_sent(records[1].id, 2, clock.now)
-    assert (await delivery.subscription(10)).last_digest_at is None  # type: ignore[union-attr]
+    assert (await delivery.subscription(10)).last_digest_seq is None  # type: ignore[union-attr]
     await delivery.mark_sent(records[2].id, 3, clock.now)
-    assert (await delivery.subscription(10)).last_digest_at == plan.until  # type: ignore[union-attr]
+    done = await delivery.subscription(10)
+    assert done is not None
+    assert (done.last_digest_at, done.last_digest_seq) == (plan.until, plan.until_seq)
     assert await delivery.unfinished_digests() == []
     assert (await delivery.plan_digest(sub.id, clock.now)).stories == ()
+
+
+async def test_a_scheduled_digest_run_is_claimed_once_by_its_slot(
+    delivery: Delivery, stories: Stories, clock: Clock
+) -> None:
+    """Two processes firing the same job (a rolling deploy) record one digest."""
+    sub = await delivery.subscribe(GUILD, 10, mode="digest", schedule="daily 09:00")
+    await stories.add(article("a.example", seen=clock.now - timedelta(hours=1)))
+    slot = delivery.digest_slot(sub, clock.now)
+    assert slot is not None
+    first = await delivery.plan_digest(sub.id, clock.now)
+    second = await delivery.plan_digest(sub.id, clock.now)
+    recorded = await delivery.record_digest(first, [[s.id for s in first.stories]], slot=slot)
+    assert recorded is not None
+    assert len(recorded) == 1
+    assert await delivery.record_digest(second, [[s.id for s in second.stories]], slot=slot) is None
+    assert len(await delivery.pending()) == 1
+    clock.advance(days=1)
+    next_slot = delivery.digest_slot(sub, clock.now)
+    assert next_slot == slot + timedelta(days=1)
+    assert await delivery.record_digest(await delivery.plan_digest(sub.id, clock.now), [], slot=next_slot) == []
 
 
 async def test_a_failed_part_fails_the_rest_and_its_stories_come_back_in_the_next_digest(
@@ -76,21 +161,24 @@ async def test_a_failed_part_fails_the_rest_and_its_stories_come_back_in_the_nex
     sub = await delivery.subscribe(GUILD, 10, mode="digest")
     ids = [(await stories.add(article(f"h{i}.example", f"S{i}", seen=clock.now, path=str(i)))).id for i in range(3)]
     plan = await delivery.plan_digest(sub.id, clock.now)
-    one, two, three = await delivery.begin_digest(plan, [[ids[0]], [ids[1]], [ids[2]]])
+    recorded = await delivery.record_digest(plan, [[ids[0]], [ids[1]], [ids[2]]])
+    assert recorded is not None
+    one, two, three = recorded
     await delivery.mark_sent(one.id, 1, clock.now)
-    assert await delivery.mark_failed(two.id, "403 Missing Permissions")
+    assert await delivery.mark_failed(two.id, "HTTP 400: Invalid Form Body")
     assert await delivery.store.delivery_state(three.id) == ("failed", None)
     assert await delivery.pending() == []
     assert {s.id for s in (await delivery.plan_digest(sub.id, clock.now)).stories} == {ids[1], ids[2]}
 
 
 async def test_a_deleted_channel_and_a_removed_server(delivery: Delivery, stories: Stories, clock: Clock) -> None:
-    sub = await delivery.subscribe(GUILD, 10, mode="both")
+    await delivery.subscribe(GUILD, 10, mode="both", min_importance=0)
     await delivery.subscribe(OTHER_GUILD, 20, mode="digest")
     await delivery.add_source(OTHER_GUILD, "https://feed.example/rss", "Feed")
     await delivery.add_topic(OTHER_GUILD, "gulf", "UAE")
-    story = await stories.add(article("a.example", seen=clock.now))
-    await delivery.begin(sub.id, "alert", [story.id], version="1:joined")
+    clock.advance(minutes=1)
+    await stories.add(article("a.example", seen=clock.now))
+    assert len(await delivery.record_alerts(clock.now)) == 1
     assert await delivery.remove_channel(10)
     assert await delivery.subscription(10) is None
     assert await delivery.pending() == []
@@ -118,9 +206,9 @@ async def test_a_transient_refusal_keeps_the_record_pending_and_status_lists_it(
     await delivery.subscribe(OTHER_GUILD, 20, mode="alerts", min_importance=0)
     clock.advance(minutes=1)
     await stories.add(article("a.example", seen=clock.now))
-    first, second = [await delivery.begin_alert(action) for action in await delivery.plan_alerts(clock.now)]
+    first, second = await delivery.record_alerts(clock.now)
     mine = first if first.channel_id == 10 else second
-    assert await delivery.note_retry(mine.id, "HTTP 503: Service Unavailable")
+    assert await delivery.note_retry(mine.id, "HTTP 503: Service Unavailable", clock.now)
     (still,) = [p for p in await delivery.pending() if p.id == mine.id]
     assert (still.nonce, still.error) == (mine.nonce, "HTTP 503: Service Unavailable")
     assert await delivery.plan_alerts(clock.now) == []  # pending: never planned a second time
@@ -131,22 +219,39 @@ async def test_a_transient_refusal_keeps_the_record_pending_and_status_lists_it(
 
     await delivery.mark_sent(mine.id, 99, clock.now)
     assert (await delivery.status(GUILD, clock.now)).undelivered == ()
-    assert await delivery.note_retry(mine.id, "late") is False  # only pending records are retried
+    assert await delivery.note_retry(mine.id, "late", clock.now) is False  # only pending records are retried
 
 
-async def test_status_lists_recent_failures_but_not_those_of_a_pause(
+async def test_a_pause_fails_what_waits_and_a_new_subscribe_retries_it_once(
     delivery: Delivery, stories: Stories, clock: Clock
 ) -> None:
     sub = await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=0)
     clock.advance(minutes=1)
-    story = await stories.add(article("a.example", seen=clock.now))
-    refused = await delivery.begin(sub.id, "alert", [story.id], version="v1")
-    await delivery.mark_failed(refused.id, "HTTP 400: Invalid Form Body")
-    paused = await delivery.begin(sub.id, "alert", [story.id], version="v2")
-    await delivery.pause(sub.id, "Missing Send Messages in #news", clock.now)
-    assert await delivery.store.delivery_state(paused.id) == ("failed", None)
+    await stories.add(article("a.example", seen=clock.now))
+    (record,) = await delivery.record_alerts(clock.now)
+    assert await delivery.pause(sub.id, "Missing Send Messages in #news", clock.now)
+    assert await delivery.pause(sub.id, "Missing Send Messages in #news", clock.now) is False  # paused once
+    assert await delivery.store.delivery_state(record.id) == ("failed", None)
+    assert (await delivery.status(GUILD, clock.now)).undelivered == ()  # the pause is listed on its own
+    assert await delivery.plan_alerts(clock.now) == []
 
+    # the admin fixes the permission and subscribes again: the failed alert is owed again, once
+    clock.advance(hours=1)
+    await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=0)
+    (again,) = await delivery.pending()
+    assert (again.id, again.nonce) == (record.id, record.nonce)
+    await delivery.mark_failed(again.id, "HTTP 403: Missing Access")
+    await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=0)
+    assert await delivery.pending() == []  # retried once only
+
+
+async def test_old_failures_leave_status_after_a_day(delivery: Delivery, stories: Stories, clock: Clock) -> None:
+    await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=0)
+    clock.advance(minutes=1)
+    await stories.add(article("a.example", seen=clock.now))
+    (refused,) = await delivery.record_alerts(clock.now)
+    await delivery.mark_failed(refused.id, "HTTP 400: Invalid Form Body")
     (trouble,) = (await delivery.status(GUILD, clock.now)).undelivered
     assert (trouble.state, trouble.error) == ("failed", "HTTP 400: Invalid Form Body")
-    clock.advance(days=8)
-    assert (await delivery.status(GUILD, clock.now)).undelivered == ()  # a week on, no longer news
+    clock.advance(hours=25)
+    assert (await delivery.status(GUILD, clock.now)).undelivered == ()

@@ -11,6 +11,8 @@ from bot.discord_app.client import Services
 from bot.discord_app.pager import send_pages
 from bot.discord_app.story_render import latest_pages, story_pages
 
+MAX_STORY_ID = 2**31 - 1  # story numbers are 32-bit in the database
+
 
 class StoriesCog(commands.Cog):
     def __init__(self, services: Services) -> None:
@@ -44,8 +46,11 @@ class StoriesCog(commands.Cog):
 
     @app_commands.command(name="story", description="One story: its outlets, countries, event and every link")
     @app_commands.describe(id="The story's number, as digests and /latest show it")
-    async def story(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
-        story = await self.services.delivery.story(id)
+    @app_commands.guild_only()
+    async def story(self, interaction: discord.Interaction, id: app_commands.Range[int, 1, MAX_STORY_ID]) -> None:
+        # Discord bounds the option, but the bot does not trust it: a number no story can have is answered alike.
+        found = 1 <= id <= MAX_STORY_ID
+        story = await self.services.delivery.story(guild_id_of(interaction), id) if found else None
         if story is None:
             await interaction.response.send_message(f"There is no story {id}.", ephemeral=True)
             return

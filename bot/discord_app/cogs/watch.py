@@ -78,7 +78,7 @@ class WatchCog(commands.GroupCog, group_name="watch", group_description="The top
     @app_commands.describe(query=QUERY_HELP)
     @admin_only
     async def test(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 500]) -> None:
-        hits = await self.services.delivery.test_query(query, days=7)
+        hits = await self.services.delivery.test_query(guild_id_of(interaction), query, days=7)
         if not hits:
             await interaction.response.send_message(
                 f"`{shorten(query, 1800)}` matches no story of the last 7 days.", ephemeral=True

@@ -90,6 +90,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("claimed_by", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("retried", sa.Integer(), server_default="0", nullable=False))
+        batch.add_column(sa.Column("also_ids", sa.Text(), nullable=True))
         batch.create_index(op.f("ix_deliveries_guild_id"), ["guild_id"])
         batch.create_unique_constraint(op.f("uq_deliveries_dedup_key"), ["dedup_key"])
     _carry_over()
@@ -222,6 +223,7 @@ def downgrade() -> None:
         batch.drop_constraint(op.f("uq_deliveries_dedup_key"), type_="unique")
         batch.drop_index(op.f("ix_deliveries_guild_id"))
         for column in (
+            "also_ids",
             "retried",
             "claimed_until",
             "claimed_by",

@@ -1,0 +1,123 @@
+"""Each server sees only what its sources reported: the visibility rule in the store, on SQLite and PostgreSQL.
+
+Stories are one shared pool; a server reads the public view of a story (the operator's sources) or its own view
+(plus its own sources), never another server's. Facts, counts and reported events follow the same rule.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.delivery.service import Delivery
+from bot.news.models import Article, EventKind
+from bot.news.visibility import OPERATOR
+from bot.store.news import NewsStore
+from bot.store.views import StoryViews
+from tests.delivery.conftest import GUILD, MAX_AGE, OTHER_GUILD, Clock, Stories, article
+
+OWN_FEED = "https://fabricated.example/rss"  # server GUILD's own source
+THIRD_GUILD = 3003
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+async def _setup(engine: AsyncEngine, clock: Clock) -> tuple[NewsStore, Delivery, Stories, StoryViews]:
+    news = NewsStore(engine, max_article_age=MAX_AGE)
+    delivery = Delivery(engine, news, clock, max_article_age=MAX_AGE)
+    await delivery.add_source(GUILD, OWN_FEED, "Fabricated")
+    return news, delivery, Stories(news), StoryViews(engine)
+
+
+def _qatar(host: str, clock: Clock) -> Article:
+    """A fabricated accession, as a hostile server's own feed could carry it."""
+    title = "Qatar signs the Abraham Accords with Israel"
+    return article(host, title, seen=clock.now, country="QA", path="qa", kind=EventKind.SIGNING)
+
+
+async def test_a_story_only_a_servers_own_sources_reported_exists_for_that_server_alone(
+    engine: AsyncEngine, clock: Clock
+) -> None:
+    _, delivery, stories, views = await _setup(engine, clock)
+    fabricated = await stories.add(_qatar("d.example", clock), _qatar("e.example", clock), origin=OWN_FEED)
+    public = await stories.add(article("a.example", seen=clock.now, path="kz"))
+
+    mine = await views.stories(GUILD, [fabricated.id, public.id])
+    assert [s.id for s in mine] == [fabricated.id, public.id]
+    assert [s.own_only for s in mine] == [True, False]
+    assert len(mine[0].outlets) == 2
+
+    # another server: the story does not exist, by id, in lists, in planning, in reported events
+    assert await views.stories(OTHER_GUILD, [fabricated.id]) == []
+    assert await delivery.story(OTHER_GUILD, fabricated.id) is None
+    assert [s.id for s in await views.visible(OTHER_GUILD)] == [public.id]
+    assert [s.id for s in (await views.for_guilds([OTHER_GUILD], clock.now - timedelta(days=1)))[OTHER_GUILD]] == [
+        public.id
+    ]
+    # reported facts need the operator's sources: not even the server whose sources said it
+    assert await delivery.reported_events() == []
+    assert await delivery.reported_members() == []
+
+
+async def test_a_shared_story_counts_only_the_outlets_a_server_may_see(engine: AsyncEngine, clock: Clock) -> None:
+    _, delivery, stories, views = await _setup(engine, clock)
+    story = await stories.add(
+        article("a.example", seen=clock.now, path="kz"), article("b.example", seen=clock.now, path="kz")
+    )
+    clock.advance(minutes=5)
+    grown = await stories.grow(story, article("c.example", seen=clock.now, path="kz"), origin=OWN_FEED)
+    assert len(grown.outlets) == 3  # the pool holds every article
+
+    (mine,) = await views.stories(GUILD, [story.id])
+    (theirs,) = await views.stories(OTHER_GUILD, [story.id])
+    assert (len(mine.outlets), mine.own_only) == (3, False)
+    assert (len(theirs.outlets), theirs.own_only) == (2, False)
+    assert {a.url for a in theirs.articles} == {"https://a.example/kz", "https://b.example/kz"}
+    # the public view makes the reported event, with the public outlets only
+    (event,) = await delivery.reported_events()
+    assert event.outlets == ("a.example", "b.example")
+
+
+async def test_a_feed_added_by_two_servers_serves_both_and_removing_it_hides_its_news(
+    engine: AsyncEngine, clock: Clock
+) -> None:
+    _, delivery, stories, views = await _setup(engine, clock)
+    story = await stories.add(_qatar("d.example", clock), origin=OWN_FEED)
+    assert await views.stories(THIRD_GUILD, [story.id]) == []
+    await delivery.add_source(THIRD_GUILD, OWN_FEED, "Fabricated")  # what it carried before is visible at once
+    assert [s.id for s in await views.stories(THIRD_GUILD, [story.id])] == [story.id]
+    assert await delivery.remove_source(GUILD, OWN_FEED) is not None
+    assert await views.stories(GUILD, [story.id]) == []
+    assert [s.id for s in await views.stories(THIRD_GUILD, [story.id])] == [story.id]
+    assert await views.stories(OTHER_GUILD, [story.id]) == []
+
+
+async def test_an_article_a_server_carried_first_becomes_everyones_when_the_operator_carries_it(
+    engine: AsyncEngine, clock: Clock
+) -> None:
+    news, _, stories, views = await _setup(engine, clock)
+    story = await stories.add(_qatar("d.example", clock), origin=OWN_FEED)
+    assert await views.stories(OTHER_GUILD, [story.id]) == []
+    clock.advance(minutes=10)
+    carried = {"https://d.example/qa": {OPERATOR}}
+    saved = await news.save_poll(seen={}, drafts=[], identities={}, origins=carried, now=clock.now)
+    assert saved.views_changed >= 1
+    (public,) = await views.stories(OTHER_GUILD, [story.id])
+    assert (public.own_only, public.first_seen) == (False, clock.now)  # public since the operator carried it
+    (mine,) = await views.stories(GUILD, [story.id])
+    assert mine.first_seen == clock.now - timedelta(minutes=10)
+
+
+async def test_lists_hold_the_public_views_and_the_servers_own(engine: AsyncEngine, clock: Clock) -> None:
+    _, delivery, stories, views = await _setup(engine, clock)
+    for index in range(30):
+        await stories.add(article(f"h{index}.example", f"Story {index}", seen=clock.now, path=str(index)))
+    await stories.add(_qatar("d.example", clock), origin=OWN_FEED)
+    assert len(await views.visible(OTHER_GUILD, limit=100)) == 30
+    assert len(await views.visible(GUILD, limit=100)) == 31
+    assert len(await delivery.latest(OTHER_GUILD, count=25)) == 25

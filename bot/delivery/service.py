@@ -262,9 +262,9 @@ class Delivery:
             known = {t.name for t in await self.list_topics(guild_id)}
             unknown = [name for name in names if name not in known]
             if unknown:
-                raise DeliveryError(
-                    f"Unknown topic(s): {', '.join(unknown)}; this server watches {', '.join(sorted(known)) or 'none'}."
-                )
+                noun = "Unknown topic" if len(unknown) == 1 else "Unknown topics"
+                watched = ", ".join(sorted(known)) or "none"
+                raise DeliveryError(f"{noun}: {', '.join(unknown)}; this server watches {watched}.")
         else:
             await self.ensure_guild(guild_id)
         values = {

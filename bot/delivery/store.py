@@ -450,16 +450,31 @@ class DeliveryStore:
         self, owner: str, now: datetime, until: datetime, limit: int, guilds: Callable[[int], bool] | None
     ) -> list[PendingDelivery]:
         """Claim pending rows that are due (no retry waiting) and free (unclaimed or expired), oldest first, until
-        `until`. The claim is a conditional update, so two processes never both hold a row; on PostgreSQL, rows
-        another transaction is claiming are skipped rather than waited for."""
-        free = or_(_D.c.claimed_until.is_(None), _D.c.claimed_until < now)
-        due = or_(_D.c.next_try_at.is_(None), _D.c.next_try_at <= now)
-        candidates = select(_D.c.id, _D.c.guild_id).where(_D.c.state == "pending", free, due).order_by(_D.c.id)
+        `until`. A channel's rows go in order: behind a row that waits (a retry, or another sender's claim) the
+        channel's later rows wait too. The claim is a conditional update, so two processes never both hold a row
+        (on PostgreSQL the second waits for the first's commit and then finds the row taken)."""
+        query = (
+            select(_D.c.id, _D.c.channel_id, _D.c.guild_id, _D.c.next_try_at, _D.c.claimed_until)
+            .where(_D.c.state == "pending")
+            .order_by(_D.c.id)
+        )
         async with self._engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True)
-            rows = list(await connection.execute(candidates.limit(limit if guilds is None else limit * 4)))
-            ids = [row.id for row in rows if guilds is None or row.guild_id is None or guilds(row.guild_id)][:limit]
+            blocked: set[int] = set()
+            ids: list[int] = []
+            for row in await connection.execute(query):
+                if row.channel_id in blocked or (
+                    guilds is not None and row.guild_id is not None and not guilds(row.guild_id)
+                ):
+                    continue
+                waiting = row.next_try_at is not None and row.next_try_at > now
+                held = row.claimed_until is not None and row.claimed_until >= now
+                if waiting or held:
+                    blocked.add(row.channel_id)
+                    continue
+                ids.append(row.id)
+                if len(ids) >= limit:
+                    break
+            free = or_(_D.c.claimed_until.is_(None), _D.c.claimed_until < now)
             claimed: list[PendingDelivery] = []
             for chunk in _chunks(ids):
                 result = await connection.execute(

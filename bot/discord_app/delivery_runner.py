@@ -51,6 +51,7 @@ from bot.discord_app.story_render import (
 )
 from bot.news.models import Story
 from bot.scheduling import Scheduler
+from bot.wording import count
 
 if TYPE_CHECKING:
     from bot.discord_app.client import AccordWatchBot
@@ -192,7 +193,7 @@ class DeliveryRunner:
         async with self._round_lock:
             recorded = await self.delivery.record_alerts(self.clock())
             if recorded:
-                log.info("planned %d alert message(s)", len(recorded))
+                log.info("planned %s", count(len(recorded), "alert message"))
             return await self.send_due()
 
     async def send_due(self) -> int:
@@ -269,23 +270,32 @@ class DeliveryRunner:
         if recorded:
             self.wake()
 
-    async def send_digest(self, subscription: Subscription) -> DigestResult:
-        """`/digest now`: plan, record and send one digest at once, outside any schedule. Nothing new sends nothing."""
+    async def send_digest(self, subscription: Subscription, *, wait: float = 20.0) -> DigestResult:
+        """`/digest now`: plan, record and send one digest at once, outside any schedule (nothing new sends
+        nothing). When Discord refuses for now, the dispatcher takes the rest over; this waits up to `wait` seconds
+        for it, so that the admin hears how it ended."""
         await self.bot.wait_until_ready()
         now = self.clock()
         plan = await self.delivery.plan_digest(subscription.id, now)
         parts = split_digest(plan.stories, also=len(plan.alerted)) if plan.stories else []
         ids = [[story.id for story in part] for part in parts]
         rows = await self.delivery.record_digest(plan, ids, claim=(self.owner, now + LEASE)) or []
-        sent = 0
-        outcome = Outcome.SENT
-        for row in rows:
+        for index, row in enumerate(rows):
             outcome = await self._deliver(row)
             if outcome is not Outcome.SENT:
-                await self.delivery.release([other.id for other in rows[sent + 1 :]])
+                await self.delivery.release([other.id for other in rows[index + 1 :]])
                 break
-            sent += 1
-        return DigestResult(len(plan.stories), len(parts), sent, outcome is Outcome.DEFERRED)
+        states = [await self.delivery.store.delivery_state(row.id) for row in rows]
+        deadline = asyncio.get_running_loop().time() + wait
+        while any(state is not None and state[0] == "pending" for state in states):
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            self.wake()
+            await asyncio.sleep(0.25)
+            states = [await self.delivery.store.delivery_state(row.id) for row in rows]
+        sent = sum(1 for state in states if state is not None and state[0] == "sent")
+        waiting = any(state is not None and state[0] == "pending" for state in states)
+        return DigestResult(len(plan.stories), len(parts), sent, waiting)
 
     async def preview(self, subscription: Subscription) -> list[discord.Embed]:
         plan = await self.delivery.plan_digest(subscription.id, self.clock())

@@ -15,6 +15,7 @@ from bot.countries import by_key
 from bot.discord_app.flags import with_flag
 from bot.discord_app.render import EMBED_TOTAL_LIMIT, Item, build_embed, escape, paginate, shorten
 from bot.news.models import Story
+from bot.wording import count
 
 STORIES_PER_MESSAGE = 8
 # Room left for the title, description and footer of each message within the 6000-character limit.
@@ -62,8 +63,8 @@ def story_item(story: Story, *, links: int = LINKS_PER_STORY) -> Item:
     shown = story.articles[:links]
     lines.append(" · ".join(_link(article.outlet, article.url) for article in shown))
     more = len(story.articles) - len(shown)
-    count = f"{len(outlets)} outlet{'s' if len(outlets) != 1 else ''}"
-    lines.append(f"{count}{f', {more} more link(s)' if more > 0 else ''} · `/story {story.id}`")
+    extra = f", {count(more, 'more link')}" if more > 0 else ""
+    lines.append(f"{count(len(outlets), 'outlet')}{extra} · `/story {story.id}`")
     return Item(escape(story.title), "\n".join(line for line in lines if line))
 
 
@@ -163,7 +164,7 @@ def story_pages(story: Story) -> list[discord.Embed]:
             url=story.url,
             description=description,
             items=page,
-            footer=f"Story {story.id} · page {number} of {len(pages)} · {len(story.articles)} article(s)",
+            footer=f"Story {story.id} · page {number} of {len(pages)} · {count(len(story.articles), 'article')}",
         )
         for number, page in enumerate(pages or [[]], start=1)
     ]

@@ -199,6 +199,8 @@ async def bot(
     settings = settings_for(emulator, tmp_path / "bot.db", sources_file, **bot_settings)
     with pointed_at(emulator):
         async with running_bot(settings, guild_ready_timeout=0.1) as running:
+            runner = running.deliveries  # test pace: see tests/e2e/newsroom.py `quick`
+            runner.idle, runner.retry_base, runner.retry_max = 0.2, 0.05, 1.0
             yield running
 
 

@@ -134,7 +134,7 @@ async def test_members_read_the_latest_one_story_and_the_status(
     status = await emulator.ask("status", user="member")
     assert status["ephemeral"]
     shown = embeds_text(status)
-    assert "3 of 3 source(s) healthy" in shown, shown
+    assert "3 of 3 sources healthy" in shown, shown
     assert "Next digests" in shown
     assert f"<#{news}>" in shown
 

@@ -10,6 +10,7 @@ from bot.delivery.values import Subscription
 from bot.discord_app.checks import require_admin
 from bot.discord_app.client import AccordWatchBot
 from bot.discord_app.pager import send_pages
+from bot.wording import count
 
 
 @app_commands.guild_only()
@@ -52,16 +53,16 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="A cha
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.bot.deliveries.send_digest(subscription)
-        noun = "story" if result.stories == 1 else "stories"
+        stories, parts = count(result.stories, "story"), count(result.parts, "message")
         if result.stories == 0:
             text = "Nothing new since the last digest: nothing was sent."
         elif result.deferred:
             text = (
-                f"Discord is refusing messages for now: {result.sent} of {result.parts} message(s) of the digest "
-                f"({result.stories} {noun}) were sent; the rest go out after the next poll. `/status` shows them."
+                f"Discord is refusing messages for now: {result.sent} of {parts} of the digest ({stories}) were "
+                "sent; the rest go out as soon as Discord accepts them. `/status` shows them."
             )
         elif result.sent < result.parts:
             text = "The digest could not be sent; `/status` says why."
         else:
-            text = f"Sent {result.stories} {noun} in {result.sent} message(s) to <#{subscription.channel_id}>."
+            text = f"Sent {stories} in {count(result.sent, 'message')} to <#{subscription.channel_id}>."
         await interaction.followup.send(text, ephemeral=True)

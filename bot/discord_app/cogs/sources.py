@@ -13,6 +13,7 @@ from bot.discord_app.render import Item, build_embed, escape, paginate, shorten
 from bot.news.models import FetchStatus, Source, SourceState
 from bot.news.netguard import RefusedURLError, check_url
 from bot.news.parse import parse_feed
+from bot.wording import count
 
 
 def _disabled(reason: str | None) -> str:
@@ -53,7 +54,7 @@ class SourcesCog(commands.GroupCog, group_name="sources", group_description="Thi
             return
         info = await self.services.delivery.add_source(guild_id, url, feed.title or url)
         await interaction.followup.send(
-            f"Added **{escape(info.name)}** ({len(feed.entries)} entries now). It is polled with the others; "
+            f"Added **{escape(info.name)}** ({count(len(feed.entries), 'entry')} now). It is polled with the others; "
             "new stories from it that match your topics reach your subscribed channels.",
             ephemeral=True,
         )

@@ -12,6 +12,7 @@ from bot.delivery.values import SourceHealth
 from bot.discord_app.checks import guild_id_of
 from bot.discord_app.client import Services
 from bot.discord_app.render import Item, build_embed, escape, shorten
+from bot.wording import count
 
 MAX_SOURCES_SHOWN = 15
 
@@ -29,7 +30,8 @@ def health_line(health: SourceHealth, names: dict[str, str] | None = None) -> st
         return f"… {name}: not polled yet"
     if state.consecutive_failures:
         error = escape(shorten(state.last_error or f"HTTP {state.last_status}", 120))
-        return f"⚠️ {name}: {state.consecutive_failures} failure(s), {error}; next try {when(state.next_attempt)}"
+        failures = count(state.consecutive_failures, "failure")
+        return f"⚠️ {name}: {failures}, {error}; next try {when(state.next_attempt)}"
     return f"✅ {name}: ok {when(state.last_success)}"
 
 
@@ -44,7 +46,7 @@ class StatusCog(commands.Cog):
         status = await self.services.delivery.status(guild_id_of(interaction), now)
         last_poll = self.services.news.last_poll
         healthy = sum(1 for s in status.sources if not s.state.consecutive_failures and not s.disabled_reason)
-        description = f"Last poll {when(last_poll)} · {healthy} of {len(status.sources)} source(s) healthy."
+        description = f"Last poll {when(last_poll)} · {healthy} of {count(len(status.sources), 'source')} healthy."
         shown = sorted(status.sources, key=lambda s: (not s.state.consecutive_failures, s.url))
         names = {source.url: source.name for source in self.services.news.sources}
         lines = [health_line(source, names) for source in shown[:MAX_SOURCES_SHOWN]]

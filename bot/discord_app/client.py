@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.accords import Knowledge
 from bot.delivery.service import Delivery
+from bot.discord_app.checks import Tree
 from bot.discord_app.delivery_runner import DeliveryRunner
 from bot.news.service import NewsService
 from bot.scheduling import Scheduler
@@ -69,6 +70,7 @@ class AccordWatchBot(commands.Bot):
             command_prefix=commands.when_mentioned,
             intents=intents,
             help_command=None,
+            tree_cls=Tree,
             allowed_mentions=discord.AllowedMentions.none(),
             **options,
         )

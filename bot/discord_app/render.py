@@ -7,6 +7,7 @@ mid-word silently; long answers are split into pages, and pages never drop an it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,9 +50,15 @@ def embed_size(embed: discord.Embed) -> int:
     return total
 
 
+_BARE_BRACKET = re.compile(r"(?<!\\)([\[\]])")
+
+
 def escape(text: str) -> str:
-    """News and data text shown as is: markdown and mention syntax neutralised."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    """News and data text shown as is: markdown and mention syntax neutralised. Every square bracket is escaped,
+    not only those of a whole link: a half link in a title ("[x](javascript:") could otherwise join with the
+    bot's own links after it; the only links in a message are the bot's, to http(s) addresses."""
+    escaped = discord.utils.escape_markdown(text)
+    return discord.utils.escape_mentions(_BARE_BRACKET.sub(r"\\\1", escaped))
 
 
 @dataclass(frozen=True, slots=True)

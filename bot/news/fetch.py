@@ -123,12 +123,12 @@ class Fetcher:
         started = self._clock()
         if is_local(source.url):
             if not source.trusted:
-                return self._failed(source, state, started, "refused: only http and https URLs can be fetched")
+                return self._failed(source, state, started, "only http and https URLs can be fetched")
             return await self._read_file(source, state, started)
         if source.trusted:
             session = self._session
         elif self._guarded is None:
-            return self._failed(source, state, started, "refused: no guarded session for server-added sources")
+            return self._failed(source, state, started, "no guarded session for server-added sources")
         else:
             session = self._guarded
             try:

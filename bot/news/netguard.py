@@ -40,7 +40,7 @@ class BlockedAddressError(RefusedURLError):
         self.host = host
         self.address = address
         self.reason = reason
-        super().__init__(f"refused: resolves to a {reason} address ({address})")
+        super().__init__(f"the host resolves to a {reason} address ({address})")
 
 
 def blocked_reason(address: str | IPv4Address | IPv6Address) -> str | None:
@@ -90,17 +90,19 @@ def check_url(url: str | URL, *, allow: Iterable[Network] = ()) -> None:
     """
     parsed = url if isinstance(url, URL) else URL(url)
     if parsed.scheme.lower() not in _SCHEMES:
-        raise RefusedURLError(f"refused: only http and https URLs can be fetched, not {parsed.scheme or 'none'!r}")
+        if not parsed.scheme:
+            raise RefusedURLError(f"{str(url)[:100]!r} is not a URL; a feed's address starts with https://")
+        raise RefusedURLError(f"only http and https URLs can be fetched, not {parsed.scheme} URLs")
     host = (parsed.host or "").rstrip(".").lower()
     if not host:
-        raise RefusedURLError("refused: the URL has no host")
+        raise RefusedURLError("the URL has no host")
     if host == "localhost" or host.endswith(".localhost"):
         raise BlockedAddressError(host, host, "loopback")
     try:
         ip = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         if _NUMERIC_HOST.match(host):  # 2130706433, 0x7f.1: numbers that the system would read as addresses
-            raise RefusedURLError(f"refused: {host!r} is a numeric address in a non-standard form") from None
+            raise RefusedURLError(f"{host!r} is a numeric address in a non-standard form") from None
         return
     reason = blocked_reason(ip)
     if reason is not None and not _allowed(str(ip), tuple(allow)):

@@ -240,16 +240,52 @@ def _to_utc(value: datetime) -> datetime | None:
 
 
 def parse_feed(body: bytes, *, source: Source, content_type: str | None = None) -> ParsedFeed:
-    """Parse any supported feed body; never raises (the error is in the result)."""
+    """Parse any supported feed body; never raises (the error is in the result). Text comes out without control
+    characters or lone surrogates, whatever the feed held: they mean nothing in news, and a NUL cannot be stored
+    by PostgreSQL (one such title once failed every poll)."""
     try:
         if source.kind == "gdelt":
-            return _parse_gdelt(body, source)
-        head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-        if head in (b"{", b"[") or (content_type is not None and "json" in content_type.lower() and head != b"<"):
-            return _parse_json(body, source)
-        return _parse_xml(body, source, content_type)
+            feed = _parse_gdelt(body, source)
+        else:
+            head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+            if head in (b"{", b"[") or (content_type is not None and "json" in content_type.lower() and head != b"<"):
+                feed = _parse_json(body, source)
+            else:
+                feed = _parse_xml(body, source, content_type)
+        return _without_controls(feed)
     except Exception as exc:  # a poll must never crash on one feed: the error is the value
-        return ParsedFeed(title=None, link=None, entries=(), error=f"unparseable feed: {type(exc).__name__}: {exc}")
+        error = strip_controls(f"unparseable feed: {type(exc).__name__}: {exc}")
+        return ParsedFeed(title=None, link=None, entries=(), error=error)
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def strip_controls(text: str) -> str:
+    """`text` without C0/C1 control characters (tab and newlines kept) and lone surrogates."""
+    return _CONTROLS.sub("", text) if _CONTROLS.search(text) else text
+
+
+def _clean(text: str | None) -> str | None:
+    return None if text is None else strip_controls(text)
+
+
+def _without_controls(feed: ParsedFeed) -> ParsedFeed:
+    entries = tuple(
+        Entry(
+            title=strip_controls(e.title),
+            link=strip_controls(e.link),
+            summary=strip_controls(e.summary),
+            published=e.published,
+            authors=tuple(strip_controls(a) for a in e.authors),
+            outlet=_clean(e.outlet),
+            outlet_url=_clean(e.outlet_url),
+            guid=_clean(e.guid),
+            language=_clean(e.language),
+        )
+        for e in feed.entries
+    )
+    return ParsedFeed(_clean(feed.title), _clean(feed.link), entries, _clean(feed.error))
 
 
 # --- JSON -------------------------------------------------------------------------------------------------------

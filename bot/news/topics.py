@@ -11,6 +11,7 @@ a prefix), so a match costs about (terms x words) at worst whatever the query, a
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
@@ -331,6 +332,11 @@ def parse_query(text: str, *, limits: Limits = USER_LIMITS) -> Query:
     """Parse a topic query; raises QueryError saying what is wrong and where."""
     if len(text) > limits.length:
         raise QueryError(f"query longer than {limits.length} characters", limits.length)
+    control = next(
+        (i for i, ch in enumerate(text) if unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n\r"), None
+    )
+    if control is not None:
+        raise QueryError("a query cannot hold control characters", control)
     root = _flatten(_Parser(_lex(text), limits).parse())
     if not _positive(root):
         raise QueryError("a query needs at least one term to look for, not only exclusions", 0)

@@ -141,10 +141,16 @@ async def test_members_read_the_latest_one_story_and_the_status(
 
 async def test_a_server_source_on_a_private_address_is_refused(emulator: EmulatorHandle, bots: BotLauncher) -> None:
     await bots.start()
-    for url in ("http://127.0.0.1:8080/feed.xml", "http://169.254.169.254/latest/meta-data", "http://10.0.0.5/rss"):
+    cases = {
+        "http://127.0.0.1:8080/feed.xml": "the host resolves to a loopback address (127.0.0.1).",
+        "http://169.254.169.254/latest/meta-data": "the host resolves to a link-local address (169.254.169.254).",
+        "http://10.0.0.5/rss": "the host resolves to a private address (10.0.0.5).",
+        "not a url at all": "'not a url at all' is not a URL; a feed's address starts with https://.",
+    }
+    for url, why in cases.items():
         answer = await emulator.ask("sources", {"url": url}, subcommand="add", user="admin", wait=10)
         assert answer["ephemeral"]
-        assert "That address is refused" in text_of(answer), (url, answer)
+        assert text_of(answer) == f"That address cannot be added: {why}", (url, answer)
     listed = await emulator.ask("sources", subcommand="list", user="admin")
     assert "has no sources of its own" in text_of(listed)
 

@@ -435,7 +435,7 @@ async def test_untrusted_local_file_is_refused(tmp_path: Path, session: aiohttp.
     )
     assert result.status is FetchStatus.FAILED
     assert result.body is None
-    assert result.error == "refused: only http and https URLs can be fetched"
+    assert result.error == "only http and https URLs can be fetched"
 
 
 # --- the guard (sources added by a server's admins) -----------------------------------------------------------
@@ -449,10 +449,10 @@ async def test_private_address_source_is_refused(server: FeedServer, clock: Cloc
         loopback = await fetch.fetch(source(server.url("/feed"), guild_id=7), SourceState())
         named = await fetch.fetch(source("http://lan.test/feed", guild_id=7), SourceState())
         localhost = await fetch.fetch(source(server.url("/feed", host="localhost"), guild_id=7), SourceState())
-    assert literal.error == "refused: resolves to a private address (10.0.0.1)"
-    assert loopback.error == "refused: resolves to a loopback address (127.0.0.1)"
-    assert named.error == "refused: resolves to a private address (192.168.1.20)"
-    assert localhost.error == "refused: resolves to a loopback address (localhost)"
+    assert literal.error == "the host resolves to a private address (10.0.0.1)"
+    assert loopback.error == "the host resolves to a loopback address (127.0.0.1)"
+    assert named.error == "the host resolves to a private address (192.168.1.20)"
+    assert localhost.error == "the host resolves to a loopback address (localhost)"
     for result in (literal, loopback, named, localhost):
         assert result.status is FetchStatus.FAILED
         assert result.state.consecutive_failures == 1
@@ -465,7 +465,7 @@ async def test_untrusted_source_needs_the_guarded_session(
     server.set("/feed", body=FEED)
     result = await fetcher(session, clock).fetch(source(server.url("/feed"), guild_id=7), SourceState())
     assert result.status is FetchStatus.FAILED
-    assert result.error == "refused: no guarded session for server-added sources"
+    assert result.error == "no guarded session for server-added sources"
     assert server.requests == []
 
 
@@ -489,7 +489,7 @@ async def test_guarded_session_refuses_redirects_to_blocked_addresses(server: Fe
         to_name = await fetch.fetch(source(url("/to-name"), guild_id=7), SourceState())
         to_v6 = await fetch.fetch(source(url("/to-v6"), guild_id=7), SourceState())
     assert allowed.status is FetchStatus.OK
-    assert to_literal.error == "refused: resolves to a loopback address (127.0.0.2)"
-    assert to_name.error == "refused: resolves to a private address (10.1.2.3)"
-    assert to_v6.error == "refused: resolves to a link-local address (::ffff:a9fe:a9fe)"
+    assert to_literal.error == "the host resolves to a loopback address (127.0.0.2)"
+    assert to_name.error == "the host resolves to a private address (10.1.2.3)"
+    assert to_v6.error == "the host resolves to a link-local address (::ffff:a9fe:a9fe)"
     assert server.hits("/secret") == []

@@ -77,14 +77,14 @@ def test_blocked_reason(address: str, reason: str | None) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("http://10.0.0.1/feed", "refused: resolves to a private address (10.0.0.1)"),
-        ("https://[::1]:8443/", "refused: resolves to a loopback address (::1)"),
-        ("http://localhost:8080/rss", "refused: resolves to a loopback address (localhost)"),
-        ("http://admin.localhost/", "refused: resolves to a loopback address (admin.localhost)"),
-        ("ftp://example.com/feed", "refused: only http and https URLs can be fetched, not 'ftp'"),
-        ("file:///etc/passwd", "refused: only http and https URLs can be fetched, not 'file'"),
-        ("http://2130706433/", "refused: '2130706433' is a numeric address in a non-standard form"),
-        ("http://0x7f.1/", "refused: '0x7f.1' is a numeric address in a non-standard form"),
+        ("http://10.0.0.1/feed", "the host resolves to a private address (10.0.0.1)"),
+        ("https://[::1]:8443/", "the host resolves to a loopback address (::1)"),
+        ("http://localhost:8080/rss", "the host resolves to a loopback address (localhost)"),
+        ("http://admin.localhost/", "the host resolves to a loopback address (admin.localhost)"),
+        ("ftp://example.com/feed", "only http and https URLs can be fetched, not ftp URLs"),
+        ("file:///etc/passwd", "only http and https URLs can be fetched, not file URLs"),
+        ("http://2130706433/", "'2130706433' is a numeric address in a non-standard form"),
+        ("http://0x7f.1/", "'0x7f.1' is a numeric address in a non-standard form"),
     ],
 )
 def test_check_url_refuses(url: str, message: str) -> None:
@@ -118,7 +118,7 @@ async def test_resolver_refuses_any_private_answer() -> None:
         await resolver.resolve("mixed.example", 80)
     assert caught.value.host == "mixed.example"
     assert caught.value.address == "10.0.0.7"
-    assert str(caught.value) == "refused: resolves to a private address (10.0.0.7)"
+    assert str(caught.value) == "the host resolves to a private address (10.0.0.7)"
 
 
 async def test_resolver_checks_every_lookup_against_rebinding() -> None:

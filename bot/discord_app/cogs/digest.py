@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.delivery.values import Subscription
-from bot.discord_app.checks import require_admin
+from bot.discord_app.checks import is_admin, require_admin
 from bot.discord_app.client import AccordWatchBot
 from bot.discord_app.pager import send_pages
 from bot.wording import count
@@ -26,8 +26,9 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="A cha
         subscription = await self.bot.services.delivery.subscription(target.id) if target else None
         if subscription is None or subscription.guild_id != interaction.guild_id or subscription.mode == "alerts":
             where = channel.mention if channel else "This channel"
+            how = "Start one with" if is_admin(interaction) else "An admin can start one with"
             await interaction.response.send_message(
-                f"{where} gets no digest. An admin can start one with `/subscribe mode:digest`.", ephemeral=True
+                f"{where} gets no digest. {how} `/subscribe mode:digest`.", ephemeral=True
             )
             return None
         return subscription

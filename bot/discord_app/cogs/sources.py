@@ -36,7 +36,7 @@ class SourcesCog(commands.GroupCog, group_name="sources", group_description="Thi
         try:
             check_url(url, allow=self.services.news.allowed_networks)
         except RefusedURLError as exc:
-            await interaction.response.send_message(f"That address is refused: {exc}", ephemeral=True)
+            await interaction.response.send_message(f"That address cannot be added: {exc}.", ephemeral=True)
             return
         # Fetching can take longer than Discord's 3 seconds: answer "thinking" first.
         await interaction.response.defer(ephemeral=True, thinking=True)

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.delivery.values import SourceHealth
-from bot.discord_app.checks import guild_id_of
+from bot.discord_app.checks import guild_id_of, is_admin
 from bot.discord_app.client import Services
 from bot.discord_app.render import Item, build_embed, escape, shorten
 from bot.wording import count
@@ -51,7 +51,8 @@ class StatusCog(commands.Cog):
         names = {source.url: source.name for source in self.services.news.sources}
         lines = [health_line(source, names) for source in shown[:MAX_SOURCES_SHOWN]]
         if len(shown) > MAX_SOURCES_SHOWN:
-            lines.append(f"… and {len(shown) - MAX_SOURCES_SHOWN} more, all listed by `/sources list`")
+            more = f"… and {len(shown) - MAX_SOURCES_SHOWN} more"
+            lines.append(f"{more}; `/sources list` shows this server's own" if is_admin(interaction) else more)
         items = [Item("Sources", "\n".join(lines) or "No sources.")]
         if status.next_digests:
             items.append(

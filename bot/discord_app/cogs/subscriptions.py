@@ -26,8 +26,7 @@ def describe(subscription: Subscription, next_digest: str | None) -> str:
         if next_digest:
             parts.append(f"next {next_digest}")
     if subscription.mode != "digest":
-        threshold = subscription.min_importance or DEFAULT_ALERT_THRESHOLD
-        parts.append(f"alerts from importance {threshold:g}")
+        parts.append(f"alerts from importance {subscription.threshold:g}")
         if subscription.role_id:
             parts.append(f"mentions <@&{subscription.role_id}>")
         if subscription.quiet_hours:

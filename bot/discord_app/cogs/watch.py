@@ -43,12 +43,32 @@ class WatchCog(commands.GroupCog, group_name="watch", group_description="The top
     @admin_only
     async def remove(self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 32]) -> None:
         removed = await self.services.delivery.remove_topic(guild_id_of(interaction), name)
-        text = f"Stopped watching **{escape(name)}**." if removed else f"This server watches no topic called “{name}”."
+        if removed is None:
+            text = f"This server watches no topic called “{escape(name)}”."
+        elif removed.builtin:
+            text = (
+                f"Stopped watching **{escape(removed.name)}**, the built-in topic: the news it matched no longer "
+                "reaches this server. `/watch reset` brings it back."
+            )
+        else:
+            text = f"Stopped watching **{escape(removed.name)}**."
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="reset", description="Watch the built-in topic again")
+    @admin_only
+    async def reset(self, interaction: discord.Interaction) -> None:
+        restored = await self.services.delivery.restore_builtin(guild_id_of(interaction))
+        text = (
+            "Watching the built-in topic again: news about the accords and normalization with Israel."
+            if restored
+            else "This server already watches the built-in topic."
+        )
         await interaction.response.send_message(text, ephemeral=True)
 
     @remove.autocomplete("name")
     async def _names(self, interaction: discord.Interaction, typed: str) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
+        # Only admins may run the command: nobody else learns the server's topic names from its choices.
+        if interaction.guild_id is None or not interaction.permissions.manage_guild:
             return []
         topics = await self.services.delivery.list_topics(interaction.guild_id)
         return [

@@ -12,6 +12,7 @@ from bot.discord_app.pager import send_pages
 from bot.discord_app.story_render import latest_pages, story_pages
 
 MAX_STORY_ID = 2**31 - 1  # story numbers are 32-bit in the database
+MAX_OPTION = 2**53  # Discord's largest integer option
 
 
 class StoriesCog(commands.Cog):
@@ -47,8 +48,9 @@ class StoriesCog(commands.Cog):
     @app_commands.command(name="story", description="One story: its outlets, countries, event and every link")
     @app_commands.describe(id="The story's number, as digests and /latest show it")
     @app_commands.guild_only()
-    async def story(self, interaction: discord.Interaction, id: app_commands.Range[int, 1, MAX_STORY_ID]) -> None:
-        # Discord bounds the option, but the bot does not trust it: a number no story can have is answered alike.
+    async def story(self, interaction: discord.Interaction, id: app_commands.Range[int, 1, MAX_OPTION]) -> None:
+        # Discord bounds the option to its integer range, and the bot does not trust even that: a number no story
+        # can have (stories are numbered in 32 bits) is answered like any unknown number, never looked up.
         found = 1 <= id <= MAX_STORY_ID
         story = await self.services.delivery.story(guild_id_of(interaction), id) if found else None
         if story is None:

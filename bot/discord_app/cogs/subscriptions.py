@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.delivery.timezones import timezone_choices
+from bot.delivery.timezones import timezone_choices, timezone_label
 from bot.delivery.values import DEFAULT_ALERT_THRESHOLD, Subscription
 from bot.discord_app.checks import admin_only, guild_id_of
 from bot.discord_app.client import AccordWatchBot
@@ -106,7 +106,7 @@ class SubscriptionsCog(commands.Cog):
 
     @subscribe.autocomplete("timezone")
     async def _timezone(self, _interaction: discord.Interaction, typed: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=name, value=name) for name in timezone_choices(typed)]
+        return [app_commands.Choice(name=timezone_label(name), value=name) for name in timezone_choices(typed)]
 
     @app_commands.command(name="unsubscribe", description="Stop sending digests and alerts to a channel")
     @app_commands.describe(channel="The channel to stop")

@@ -34,7 +34,8 @@ def _requirements_digest(files: list[Path]) -> str:
 
 
 def ensure_venv(requirements: str) -> None:
-    """Create .venv and install `requirements` once; again only when the file changes."""
+    """Create .venv and install `requirements` once; again only when the file changes (a current install of a file
+    that includes it, such as requirements-dev.txt, counts)."""
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py must run, and explain, on an old Python
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
     if not PYTHON.exists():
@@ -45,15 +46,32 @@ def ensure_venv(requirements: str) -> None:
     digest = _requirements_digest([req])
     if stamp.exists() and stamp.read_text() == digest:
         return
+    for including in ROOT.glob("requirements*.txt"):
+        other = VENV / f".installed-{including.stem}"
+        lines = including.read_text().splitlines()
+        if f"-r {requirements}" in lines and other.exists() and other.read_text() == _requirements_digest([including]):
+            return
     print(f"Installing {requirements} ...", flush=True)
     subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
     subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "-r", str(req)], check=True)
     stamp.write_text(digest)
 
 
+def hand_over(command: list[str]) -> int:
+    """Become `command` (exec): a supervisor's SIGTERM then reaches the bot itself, and no child is left behind
+    when this wrapper stops. Windows has no exec that keeps the process: there the child runs and its status is
+    returned."""
+    if os.name == "nt":
+        return subprocess.call(command, cwd=ROOT)
+    os.chdir(ROOT)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)
+
+
 def run(args: list[str]) -> int:
     ensure_venv("requirements.txt")
-    return subprocess.call([str(PYTHON), "-m", "bot", *args], cwd=ROOT)
+    return hand_over([str(PYTHON), "-m", "bot", *args])
 
 
 def test(args: list[str]) -> int:
@@ -73,7 +91,7 @@ def test(args: list[str]) -> int:
 
 def emulator(args: list[str]) -> int:
     ensure_venv("requirements-dev.txt")
-    return subprocess.call([str(PYTHON), "-m", "tests.discord_emulator", *args], cwd=ROOT)
+    return hand_over([str(PYTHON), "-m", "tests.discord_emulator", *args])
 
 
 def main() -> int:

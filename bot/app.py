@@ -72,8 +72,11 @@ async def migrate_only(settings: Settings) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(settings: Settings, **bot_options: Any) -> AsyncIterator[AccordWatchBot]:
-    """Open the store, load the knowledge, log in and connect; yield the bot once it is ready."""
+async def running_bot(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None, **bot_options: Any
+) -> AsyncIterator[AccordWatchBot]:
+    """Open the store, load the knowledge, log in and connect; yield the bot once it is ready. `clock` (aware UTC
+    now) is the real one unless a test moves time."""
     try:
         knowledge = load_knowledge()
     except DatasetError as exc:
@@ -85,8 +88,10 @@ async def running_bot(settings: Settings, **bot_options: Any) -> AsyncIterator[A
     engine = await open_database(settings)
     endpoints.apply(settings.DISCORD_API_BASE, settings.DISCORD_GATEWAY_URL)
 
-    def clock() -> datetime:
-        return datetime.now(UTC)
+    if clock is None:
+
+        def clock() -> datetime:
+            return datetime.now(UTC)
 
     max_age = timedelta(hours=settings.MAX_ARTICLE_AGE) if settings.MAX_ARTICLE_AGE else None
     news_store = NewsStore(engine, max_article_age=max_age)

@@ -76,7 +76,11 @@ class AccordWatchBot(commands.Bot):
         )
         self.settings = settings
         self.services = services
-        self.deliveries = DeliveryRunner(self, services.delivery, services.scheduler, services.clock)
+        # Rounds at least every poll tick, and retries no farther apart: what is owed goes out within one tick.
+        tick = max(1, min(60, settings.POLL_INTERVAL))
+        self.deliveries = DeliveryRunner(
+            self, services.delivery, services.scheduler, services.clock, idle=min(5.0, tick), retry_max=float(tick)
+        )
         self.closed = asyncio.Event()  # set once close() ran, whoever called it
         self._started = False
         self._busy_handlers: set[asyncio.Task[Any]] = set()

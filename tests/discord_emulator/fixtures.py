@@ -106,9 +106,18 @@ class EmulatorHandle:
         return int((await self.call("POST", "/components", body))["id"])
 
     async def autocomplete(
-        self, command: str, focused: str, options: dict[str, Any] | None = None, *, user: str | int = "member"
+        self,
+        command: str,
+        focused: str,
+        options: dict[str, Any] | None = None,
+        *,
+        user: str | int = "member",
+        subcommand: str | None = None,
     ) -> list[dict[str, Any]]:
+        """The choices the bot offers while a user types `focused`; ControlError when Discord refused them."""
         body = {"command": command, "focused": focused, "options": options or {}, "user": str(user)}
+        if subcommand:
+            body["subcommand"] = subcommand
         result = await self.call("POST", "/autocomplete", body)
         if result["choices"] is None:
             raise ControlError(f"the bot offered no choices: {result['error']}")

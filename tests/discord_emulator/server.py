@@ -27,7 +27,13 @@ from tests.discord_emulator.gateway import (
 from tests.discord_emulator.interactions import RESPONSE_DEADLINE, TOKEN_LIFETIME, Interaction, Message
 from tests.discord_emulator.mentions import resolve
 from tests.discord_emulator.ratelimit import Faults, RateLimiter
-from tests.discord_emulator.validation import SETTABLE_FLAGS, SUPPRESS_EMBEDS, Context, message_flags
+from tests.discord_emulator.validation import (
+    IS_COMPONENTS_V2,
+    SETTABLE_FLAGS,
+    SUPPRESS_EMBEDS,
+    Context,
+    message_flags,
+)
 from tests.discord_emulator.world import Channel, Guild, Snowflakes, User, World, shard_of
 
 API_PREFIX = "/api/v10"
@@ -262,14 +268,14 @@ class Emulator:
         return message
 
     def edit_message(self, message: Message, changes: dict[str, Any]) -> None:
-        """Apply an edit (already validated); new content is parsed for mentions again, with the edit's
-        allowed_mentions or else the defaults (not the original message's)."""
+        """Apply an edit (already validated). New content (a V2 message's components) is parsed for mentions
+        again, with the edit's allowed_mentions or else the defaults, not the original message's."""
         message.edit(_stored(changes))
         if changes.get("flags") is not None:
             # SUPPRESS_EMBEDS follows the edit both ways; IS_COMPONENTS_V2 can only be set (check_message)
             asked = message_flags(changes) & SETTABLE_FLAGS["edit"]
             message.flags = (message.flags & ~SUPPRESS_EMBEDS) | asked
-        if "content" in changes or "components" in changes:
+        if "content" in changes or ("components" in changes and message.flags & IS_COMPONENTS_V2):
             self._mention(message, changes.get("allowed_mentions"))
 
     def _mention(self, message: Message, allowed: Any) -> None:

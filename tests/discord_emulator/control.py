@@ -149,16 +149,17 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         """A role (GUILD_ROLE_CREATE), optionally given to members: `{name, permissions, mentionable, members}`."""
         body = await _json(request)
         guild = pick_guild(body.get("guild_id"))
+        members = [who(member) for member in body.get("members") or []]
+        strangers = [str(user.id) for user in members if user.id not in guild.members]
+        if strangers:
+            raise Refused(f"not members of guild {guild.id}: {', '.join(strangers)}")
         role = world.add_role(
             guild,
             str(body.get("name") or "role"),
             _permission_bits(body.get("permissions")),
             mentionable=bool(body.get("mentionable", False)),
         )
-        for member in body.get("members") or []:
-            user = who(member)
-            if user.id not in guild.members:
-                raise Refused(f"user {user.id} is not a member of guild {guild.id}")
+        for user in members:
             guild.members[user.id].append(role.id)
         await emu.dispatch_to_guild("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()}, guild)
         return reply(200, {"id": str(role.id), "name": role.name})

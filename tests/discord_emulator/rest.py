@@ -444,7 +444,6 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         if form.problems or data is None:
             return refused((400, invalid_form(form.problems)))
         message: Message | None = None
-        invalid: tuple[int, dict[str, Any]] | None = None
         if kind == 4:
             invalid = check_message(data, ("data",), context="interaction")
             if invalid:

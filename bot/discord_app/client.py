@@ -151,6 +151,10 @@ class AccordWatchBot(commands.Bot):
         await record_guild(self.services.engine, guild.id, guild.name, self.services.clock())
         await self.services.delivery.ensure_guild(guild.id)
         await self.services.delivery.guild_returned(guild.id)
+        if self._started:  # a server back within its grace period: its digests resume (at start, start() does it)
+            for subscription in await self.services.delivery.subscriptions(guild.id):
+                if not subscription.paused:
+                    self.deliveries.schedule(subscription)
 
     @tracked
     async def on_guild_remove(self, guild: discord.Guild) -> None:

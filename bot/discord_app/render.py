@@ -2,7 +2,9 @@
 
 Discord rejects a message whose embeds break a limit (400 / 50035), and discord.py does not check: every
 embed the bot sends is built here. Text is shortened at a word boundary with a visible marker, never cut
-mid-word silently; long answers are split into pages, and pages never drop an item.
+mid-word silently; long answers are split into pages, and pages never drop an item. Only web addresses leave
+this module as links: Discord refuses an embed URL that is not http(s) (a feed entry without a link is known
+by an identity such as `guid:...`), and a markdown link to anything else would at best show as raw text.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import discord
 
@@ -23,6 +26,11 @@ AUTHOR_LIMIT = 256
 EMBED_TOTAL_LIMIT = 6000  # title + description + field names/values + footer + author, over all embeds
 EMBEDS_PER_MESSAGE = 10
 CONTENT_LIMIT = 2000
+URL_LIMIT = 2048  # an embed URL's longest (Discord refuses longer ones)
+
+_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f<>]")
+# A parenthesis would end a markdown link's target early: percent-encoded, the address stays the same.
+_MARKDOWN_URL = str.maketrans({"(": "%28", ")": "%29"})
 
 MARKER = "…"
 COLOUR = discord.Colour.from_rgb(35, 110, 180)
@@ -59,6 +67,27 @@ def escape(text: str) -> str:
     bot's own links after it; the only links in a message are the bot's, to http(s) addresses."""
     escaped = discord.utils.escape_markdown(text)
     return discord.utils.escape_mentions(_BARE_BRACKET.sub(r"\\\1", escaped))
+
+
+def web_url(url: str | None) -> str | None:
+    """`url` when Discord would take it as a link (http or https, a host, at most 2048 characters), else None."""
+    if not url or len(url) > URL_LIMIT or _NOT_IN_URL.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def link(text: str, url: str | None, room: int = FIELD_VALUE_LIMIT) -> str:
+    """`text` (already escaped) as a markdown link to `url`, or plain when `url` is no web address or the link
+    would not fit in `room` characters (a link cut by shortening would show as broken markup)."""
+    target = web_url(url)
+    if target is None:
+        return text
+    markdown = f"[{text}]({target.translate(_MARKDOWN_URL)})"
+    return markdown if len(markdown) <= room else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +132,7 @@ def build_embed(
         title=shorten(title, TITLE_LIMIT),
         description=shorten(description, DESCRIPTION_LIMIT) or None,
         colour=COLOUR,
-        url=url,
+        url=web_url(url),
     )
     if footer:
         embed.set_footer(text=shorten(footer, FOOTER_LIMIT))

@@ -2,6 +2,8 @@
 
 News text is escaped (markdown and mentions neutralised) and every message is sent with mentions off except
 an alert's chosen role; a digest too long for one message is split over several, and no story is dropped.
+A story or article without a web address (a feed entry with no link is known by `guid:...`) is shown without
+a link: no embed URL, its outlet or title as plain text (render.link).
 """
 
 from __future__ import annotations
@@ -13,7 +15,16 @@ import discord
 
 from bot.countries import by_key
 from bot.discord_app.flags import with_flag
-from bot.discord_app.render import EMBED_TOTAL_LIMIT, Item, build_embed, escape, paginate, shorten
+from bot.discord_app.render import (
+    EMBED_TOTAL_LIMIT,
+    FIELD_VALUE_LIMIT,
+    Item,
+    build_embed,
+    escape,
+    link,
+    paginate,
+    shorten,
+)
 from bot.news.models import Story
 from bot.wording import count
 
@@ -45,27 +56,34 @@ def event_line(story: Story) -> str:
     return f"{kind}: {about}" if about else kind
 
 
-def _link(title: str, url: str) -> str:
-    return f"[{escape(shorten(title, 60))}]({url})"
-
-
 def story_item(story: Story, *, links: int = LINKS_PER_STORY) -> Item:
-    """One story as a field: its headline, then event, countries, outlets and links."""
+    """One story as a field: its headline, then event, countries, outlets and links.
+
+    As many of the first `links` articles are linked as fit in the field whole; the others are counted."""
     outlets = story.outlets
-    lines = []
+    head = []
     event = event_line(story)
     if event:
-        lines.append(f"**{event}**")
+        head.append(f"**{event}**")
     if story.countries:
-        lines.append(country_names(story.countries[:6]))
+        head.append(country_names(story.countries[:6]))
     if story.own_only:
-        lines.append(OWN_SOURCES)
-    shown = story.articles[:links]
-    lines.append(" · ".join(_link(article.outlet, article.url) for article in shown))
-    more = len(story.articles) - len(shown)
-    extra = f", {count(more, 'more link')}" if more > 0 else ""
-    lines.append(f"{count(len(outlets), 'outlet')}{extra} · `/story {story.id}`")
-    return Item(escape(story.title), "\n".join(line for line in lines if line))
+        head.append(OWN_SOURCES)
+    outlet_count = count(len(outlets), "outlet")
+
+    def value(shown: list[str]) -> str:
+        more = len(story.articles) - len(shown)
+        extra = f", {count(more, 'more link')}" if more > 0 else ""
+        tail = f"{outlet_count}{extra} · `/story {story.id}`"
+        return "\n".join(line for line in (*head, " · ".join(shown), tail) if line)
+
+    shown: list[str] = []
+    for article in story.articles[:links]:
+        candidate = link(escape(shorten(article.outlet, 60)), article.url)
+        if len(value([*shown, candidate])) > FIELD_VALUE_LIMIT:
+            break
+        shown.append(candidate)
+    return Item(escape(story.title), value(shown))
 
 
 def digest_footer(until: datetime | None, number: int, total: int) -> str:
@@ -152,10 +170,11 @@ def story_pages(story: Story) -> list[discord.Embed]:
     """`/story`: the story's facts, then every article's link, over as many pages as needed."""
     head = story_item(story, links=0)
     facts = head.value.rsplit("\n", 1)[0] if "\n" in head.value else ""
-    items = [
-        Item(escape(article.outlet), f"{_link(article.title, article.url)} · {article.published:%Y-%m-%d %H:%M} UTC")
-        for article in story.articles
-    ]
+    items = []
+    for article in story.articles:
+        when = f" · {article.published:%Y-%m-%d %H:%M} UTC"
+        title = link(escape(shorten(article.title, 60)), article.url, FIELD_VALUE_LIMIT - len(when))
+        items.append(Item(escape(article.outlet), title + when))
     pages = paginate(items, per_page=20, budget=MESSAGE_BUDGET - len(facts))
     description = f"{facts}\nFirst seen {story.first_seen:%Y-%m-%d %H:%M} UTC · importance {story.score:g}"
     return [

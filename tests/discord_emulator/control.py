@@ -11,18 +11,27 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from tests.discord_emulator.components import find
 from tests.discord_emulator.interactions import (
     Interaction,
     Refused,
     command_options,
-    find_component,
     interaction_payload,
     new_token,
     resolved,
 )
 from tests.discord_emulator.ratelimit import Fault
 from tests.discord_emulator.server import reply
-from tests.discord_emulator.world import ALL_PERMISSIONS, Channel, Guild, Overwrite, UnknownPermission, bits
+from tests.discord_emulator.world import (
+    ALL_PERMISSIONS,
+    Channel,
+    CommandPermission,
+    Guild,
+    Overwrite,
+    UnknownPermission,
+    User,
+    bits,
+)
 
 if TYPE_CHECKING:
     from tests.discord_emulator.server import Emulator
@@ -52,6 +61,16 @@ def _int(value: Any, what: str) -> int:
         raise Refused(f"{what} must be an id, got {value!r}") from None
 
 
+def _permission_bits(names: Any) -> int:
+    try:
+        return bits(list(names or []))
+    except (UnknownPermission, TypeError) as unknown:
+        raise Refused(f"unknown permission {unknown} (use names like send_messages, embed_links)") from None
+
+
+COMMAND_PERMISSION_TYPES = {"role": 1, "user": 2, "channel": 3}
+
+
 def add_routes(app: web.Application, emu: Emulator) -> None:
     world = emu.world
     r = app.router
@@ -61,6 +80,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
             "id": str(guild.id),
             "name": guild.name,
             "channels": [{"id": str(c.id), "name": c.name} for c in guild.channels.values()],
+            "roles": [{"id": str(r.id), "name": r.name, "mentionable": r.mentionable} for r in guild.roles.values()],
         }
 
     def pick_guild(value: Any) -> Guild:
@@ -97,10 +117,86 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         )
 
     async def new_guild(request: web.Request) -> web.Response:
+        """A new server that adds the bot (GUILD_CREATE); `shard: [id, count]` places it on that shard."""
         body = await _json(request)
-        guild = world.add_guild(str(body.get("name") or "New server"))
-        await emu.gateway.dispatch("GUILD_CREATE", guild.payload(world.bot))
+        shard = body.get("shard")
+        if shard is not None:
+            if not (isinstance(shard, list) and len(shard) == 2 and all(isinstance(n, int) for n in shard)):
+                raise Refused("shard must be [shard_id, shard_count]")
+            if not 0 <= shard[0] < shard[1]:
+                raise Refused("shard_id must be from 0 to shard_count - 1")
+        guild = world.add_guild(str(body.get("name") or "New server"), (shard[0], shard[1]) if shard else None)
+        await emu.dispatch_to_guild("GUILD_CREATE", guild.payload(world.bot), guild)
         return reply(200, guild_summary(guild))
+
+    async def remove_bot(request: web.Request) -> web.Response:
+        """The server removes the bot (kicked, or the server deleted): GUILD_DELETE, and it sees nothing there."""
+        guild = pick_guild(request.match_info["guild_id"])
+        world.remove_bot(guild)
+        await emu.dispatch_to_guild("GUILD_DELETE", {"id": str(guild.id)}, guild)
+        return reply(200, {"id": str(guild.id), "removed": True})
+
+    async def rejoin(request: web.Request) -> web.Response:
+        """The bot is added back to a server that had removed it (GUILD_CREATE)."""
+        guild = world.departed.get(_int(request.match_info["guild_id"], "guild id"))
+        if guild is None:
+            raise Refused(f"the bot was not removed from guild {request.match_info['guild_id']}")
+        world.rejoin(guild)
+        await emu.dispatch_to_guild("GUILD_CREATE", guild.payload(world.bot), guild)
+        return reply(200, guild_summary(guild))
+
+    async def new_role(request: web.Request) -> web.Response:
+        """A role (GUILD_ROLE_CREATE), optionally given to members: `{name, permissions, mentionable, members}`."""
+        body = await _json(request)
+        guild = pick_guild(body.get("guild_id"))
+        members = [who(member) for member in body.get("members") or []]
+        strangers = [str(user.id) for user in members if user.id not in guild.members]
+        if strangers:
+            raise Refused(f"not members of guild {guild.id}: {', '.join(strangers)}")
+        role = world.add_role(
+            guild,
+            str(body.get("name") or "role"),
+            _permission_bits(body.get("permissions")),
+            mentionable=bool(body.get("mentionable", False)),
+        )
+        for user in members:
+            guild.members[user.id].append(role.id)
+        await emu.dispatch_to_guild("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()}, guild)
+        return reply(200, {"id": str(role.id), "name": role.name})
+
+    async def command_permissions(request: web.Request) -> web.Response:
+        """What an admin sets in Server Settings > Integrations: overrides for one command (`command`: its name)
+        or for every command (no `command`), replacing the previous ones. Each override is
+        `{"type": "role"|"user"|"channel", "id": ..., "permission": true|false}`; the guild id is @everyone,
+        the guild id - 1 every channel."""
+        body = await _json(request)
+        guild = pick_guild(body.get("guild_id"))
+        name = body.get("command")
+        if name is None:
+            target_id = emu.application_id
+        else:
+            command = next((c for c in emu.commands_for(guild.id) if c["name"] == str(name).lstrip("/")), None)
+            if command is None:
+                raise Refused(f"no synced command /{name} in guild {guild.id}")
+            target_id = int(command["id"])
+        rules: list[CommandPermission] = []
+        entries = body.get("permissions")
+        if not isinstance(entries, list) or len(entries) > 100:
+            raise Refused("permissions must be a list of at most 100 overrides")
+        for entry in entries:
+            if not isinstance(entry, dict) or entry.get("type") not in COMMAND_PERMISSION_TYPES:
+                raise Refused('each override is {"type": "role"|"user"|"channel", "id": ..., "permission": bool}')
+            kind = COMMAND_PERMISSION_TYPES[entry["type"]]
+            rules.append(CommandPermission(_int(entry.get("id"), "id"), kind, bool(entry.get("permission"))))
+        guild.command_permissions[target_id] = rules
+        payload = {
+            "id": str(target_id),
+            "application_id": str(emu.application_id),
+            "guild_id": str(guild.id),
+            "permissions": [rule.payload() for rule in rules],
+        }
+        await emu.dispatch_to_guild("APPLICATION_COMMAND_PERMISSIONS_UPDATE", payload, guild)
+        return reply(200, payload)
 
     async def new_channel(request: web.Request) -> web.Response:
         body = await _json(request)
@@ -109,24 +205,22 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         if not re.fullmatch(r"[-_\w]{1,100}", name):
             raise Refused("a channel needs a name of 1-100 letters, digits, - or _")
         channel = world.add_channel(guild, name)
-        await emu.gateway.dispatch("CHANNEL_CREATE", channel.payload())
+        await emu.dispatch_to_guild("CHANNEL_CREATE", channel.payload(), guild)
         return reply(200, {"id": str(channel.id), "name": channel.name, "guild_id": str(guild.id)})
 
     async def delete_channel(request: web.Request) -> web.Response:
         channel = world.channel(_int(request.match_info["channel_id"], "channel id"))
         if channel is None:
             raise Refused("no such channel")
-        del emu.guild_of(channel).channels[channel.id]
-        await emu.gateway.dispatch("CHANNEL_DELETE", channel.payload())
+        guild = emu.guild_of(channel)
+        del guild.channels[channel.id]
+        await emu.dispatch_to_guild("CHANNEL_DELETE", channel.payload(), guild)
         return reply(200, {"id": str(channel.id)})
 
     async def permissions(request: web.Request) -> web.Response:
         """The bot's own overwrite in a channel (CHANNEL_UPDATE), or its role in a guild (GUILD_ROLE_UPDATE)."""
         body = await _json(request)
-        try:
-            allow, deny = bits(list(body.get("allow") or [])), bits(list(body.get("deny") or []))
-        except UnknownPermission as unknown:
-            raise Refused(f"unknown permission {unknown} (use names like send_messages, embed_links)") from None
+        allow, deny = _permission_bits(body.get("allow")), _permission_bits(body.get("deny"))
         if body.get("channel_id") is not None:
             channel = world.channel(_int(body["channel_id"], "channel_id"))
             if channel is None:
@@ -134,14 +228,14 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
             overwrite = channel.overwrites.setdefault(world.bot.id, Overwrite(world.bot.id, 1))
             overwrite.allow = (overwrite.allow & ~deny) | allow
             overwrite.deny = (overwrite.deny & ~allow) | deny
-            await emu.gateway.dispatch("CHANNEL_UPDATE", channel.payload())
             guild = emu.guild_of(channel)
+            await emu.dispatch_to_guild("CHANNEL_UPDATE", channel.payload(), guild)
             effective = guild.channel_permissions(world.bot.id, channel)
         else:
             guild = pick_guild(body.get("guild_id"))
             role = world.bot_role(guild)
             role.permissions = ((role.permissions & ~deny) | allow) & ALL_PERMISSIONS
-            await emu.gateway.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(guild.id), "role": role.payload()})
+            await emu.dispatch_to_guild("GUILD_ROLE_UPDATE", {"guild_id": str(guild.id), "role": role.payload()}, guild)
             effective = guild.base_permissions(world.bot.id)
         return reply(200, {"permissions": str(effective)})
 
@@ -151,7 +245,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         user = world.add_user(str(body.get("username") or "user"), guild)
         return reply(200, {"id": str(user.id), "username": user.username})
 
-    def who(value: Any) -> Any:
+    def who(value: Any) -> User:
         user = emu.user(value if value is not None else "member")
         if user is None:
             raise Refused(f"no user {value!r} (use admin, member or a user id)")
@@ -189,9 +283,12 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
             synced = sorted(c["name"] for c in emu.commands_for(guild.id))
             raise Refused(f"no synced command /{name} in guild {guild.id} (synced: {synced})")
         required = definition.get("default_member_permissions")
-        have = guild.channel_permissions(user.id, channel)
-        if required is not None and (int(required) & have) != int(required) and have != ALL_PERMISSIONS:
-            raise Refused(f"/{name} is hidden from user {user.id}: default_member_permissions {required}")
+        default = None if required is None else int(required)
+        if not guild.may_use_command(user.id, channel, int(definition["id"]), emu.application_id, default):
+            raise Refused(
+                f"/{name} is hidden from user {user.id}: default_member_permissions {required} "
+                "and the server's command permission overrides"
+            )
         values = body.get("options") or {}
         if not isinstance(values, dict):
             raise Refused("options must be an object {name: value}")
@@ -212,7 +309,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         user = who(body.get("user"))
         data = command_data(body, guild, channel, user, None)
         interaction = start(2, guild, channel, user, data)
-        await emu.gateway.dispatch("INTERACTION_CREATE", interaction.payload)
+        await emu.dispatch_to_guild("INTERACTION_CREATE", interaction.payload, guild)
         return reply(200, {"id": str(interaction.id)})
 
     async def autocomplete(request: web.Request) -> web.Response:
@@ -225,7 +322,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         user = who(body.get("user"))
         data = command_data(body, guild, channel, user, focused)
         interaction = start(4, guild, channel, user, data)
-        await emu.gateway.dispatch("INTERACTION_CREATE", interaction.payload)
+        await emu.dispatch_to_guild("INTERACTION_CREATE", interaction.payload, guild)
         await emu.wait_interaction(interaction, float(body.get("wait", AUTOCOMPLETE_WAIT)))
         report = interaction.report(emu.clock())
         return reply(200, {"id": str(interaction.id), "choices": interaction.choices, "error": report["error"]})
@@ -236,7 +333,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         if message is None:
             raise Refused(f"no message {body.get('message_id')}")
         custom_id = str(body.get("custom_id") or "")
-        component = find_component(message.body.get("components") or [], custom_id)
+        component = find(message.body.get("components"), custom_id)
         if component is None:
             raise Refused(f"message {message.id} has no component with custom_id {custom_id!r}")
         if component.get("disabled"):
@@ -249,7 +346,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         if component.get("type") in (3, 5, 6, 7, 8):
             data["values"] = [str(v) for v in body.get("values") or []]
         interaction = start(3, guild, channel, who(body.get("user")), data, message)
-        await emu.gateway.dispatch("INTERACTION_CREATE", interaction.payload)
+        await emu.dispatch_to_guild("INTERACTION_CREATE", interaction.payload, guild)
         return reply(200, {"id": str(interaction.id)})
 
     async def get_interaction(request: web.Request) -> web.Response:
@@ -281,6 +378,11 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
                     "resumes": emu.gateway.resumes,
                     "heartbeats": emu.gateway.heartbeats,
                     "compressed_connections": emu.gateway.compressed_connections,
+                    "closes": emu.gateway.closes,
+                    "sessions": [
+                        {"shard": list(session.shard), "intents": session.intents, "connected": bool(session.socket)}
+                        for session in emu.gateway.sessions.values()
+                    ],
                 },
             },
         )
@@ -311,6 +413,10 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
     routes = [
         ("GET", "/state", state),
         ("POST", "/guilds", new_guild),
+        ("DELETE", "/guilds/{guild_id}", remove_bot),
+        ("POST", "/guilds/{guild_id}/join", rejoin),
+        ("POST", "/roles", new_role),
+        ("POST", "/command-permissions", command_permissions),
         ("POST", "/channels", new_channel),
         ("DELETE", "/channels/{channel_id}", delete_channel),
         ("POST", "/permissions", permissions),

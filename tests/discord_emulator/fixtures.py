@@ -56,6 +56,14 @@ class EmulatorHandle:
                 raise ControlError(f"{method} {path}: {response.status} {data}")
             return data
 
+    async def rest(self, method: str, path: str, body: Any = None, **params: str) -> tuple[int, Any, dict[str, str]]:
+        """A request to the emulator's Discord API as the bot: (status, JSON body or None, headers)."""
+        headers = {"Authorization": f"Bot {self.token}"}
+        url = f"{self.api_base}{path}"
+        async with self.session.request(method, url, json=body, params=params or None, headers=headers) as response:
+            data = await response.json() if response.content_type == "application/json" else None
+            return response.status, data, dict(response.headers)
+
     async def state(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.call("GET", "/state")
         return result
@@ -98,9 +106,18 @@ class EmulatorHandle:
         return int((await self.call("POST", "/components", body))["id"])
 
     async def autocomplete(
-        self, command: str, focused: str, options: dict[str, Any] | None = None, *, user: str | int = "member"
+        self,
+        command: str,
+        focused: str,
+        options: dict[str, Any] | None = None,
+        *,
+        user: str | int = "member",
+        subcommand: str | None = None,
     ) -> list[dict[str, Any]]:
+        """The choices the bot offers while a user types `focused`; ControlError when Discord refused them."""
         body = {"command": command, "focused": focused, "options": options or {}, "user": str(user)}
+        if subcommand:
+            body["subcommand"] = subcommand
         result = await self.call("POST", "/autocomplete", body)
         if result["choices"] is None:
             raise ControlError(f"the bot offered no choices: {result['error']}")
@@ -124,6 +141,38 @@ class EmulatorHandle:
 
     async def permissions(self, channel_id: int, allow: list[str] = [], deny: list[str] = []) -> None:  # noqa: B006
         await self.call("POST", "/permissions", {"channel_id": str(channel_id), "allow": allow, "deny": deny})
+
+    async def remove_bot(self, guild_id: int) -> None:
+        """The server removes the bot (GUILD_DELETE)."""
+        await self.call("DELETE", f"/guilds/{guild_id}")
+
+    async def add_role(
+        self,
+        name: str,
+        *,
+        permissions: list[str] = [],  # noqa: B006
+        mentionable: bool = False,
+        members: list[str | int] = [],  # noqa: B006
+        guild_id: int | None = None,
+    ) -> int:
+        body: dict[str, Any] = {
+            "name": name,
+            "permissions": permissions,
+            "mentionable": mentionable,
+            "members": [str(m) for m in members],
+        }
+        if guild_id:
+            body["guild_id"] = str(guild_id)
+        return int((await self.call("POST", "/roles", body))["id"])
+
+    async def command_permissions(
+        self, command: str | None, permissions: list[dict[str, Any]], guild_id: int | None = None
+    ) -> None:
+        """Overrides as a server admin sets them in Integrations; `command` None for every command."""
+        body: dict[str, Any] = {"command": command, "permissions": permissions}
+        if guild_id:
+            body["guild_id"] = str(guild_id)
+        await self.call("POST", "/command-permissions", body)
 
     async def reconnect(self) -> int:
         return int((await self.call("POST", "/reconnect"))["asked"])

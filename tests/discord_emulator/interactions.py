@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.discord_emulator.mentions import Pings
 from tests.discord_emulator.world import Channel, Guild, User, World
 
 RESPONSE_DEADLINE = 3.0  # seconds to the initial response (receiving-and-responding.mdx:351)
@@ -37,6 +38,9 @@ class Message:
     interaction_id: int | None = None
     flags: int = 0
     edited_at: datetime | None = None
+    reference: Message | None = None  # the message this one replies to
+    pings: Pings = field(default_factory=Pings)
+    mentioned: list[User] = field(default_factory=list)  # the users of pings.users
 
     @property
     def ephemeral(self) -> bool:
@@ -57,6 +61,10 @@ class Message:
             "embeds": self.body.get("embeds") or [],
             "components": self.body.get("components") or [],
             "allowed_mentions": self.body.get("allowed_mentions"),
+            "mentions": [str(user_id) for user_id in self.pings.users],
+            "mention_roles": [str(role_id) for role_id in self.pings.roles],
+            "mention_everyone": self.pings.everyone,
+            "reply_to": str(self.reference.id) if self.reference else None,
             "nonce": self.body.get("nonce"),
             "flags": self.flags,
             "edited": self.edited_at is not None,
@@ -72,16 +80,24 @@ class Message:
             "timestamp": self.created_at.isoformat(),
             "edited_timestamp": self.edited_at.isoformat() if self.edited_at else None,
             "tts": bool(self.body.get("tts", False)),
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
+            "mention_everyone": self.pings.everyone,
+            "mentions": [user.payload() for user in self.mentioned],
+            "mention_roles": [str(role_id) for role_id in self.pings.roles],
             "attachments": [],
             "embeds": self.body.get("embeds") or [],
             "components": self.body.get("components") or [],
             "pinned": False,
-            "type": 20 if self.interaction_id else 0,
+            "type": 20 if self.interaction_id else 19 if self.reference else 0,
             "flags": self.flags,
         }
+        if self.reference is not None:
+            payload["message_reference"] = {
+                "type": 0,
+                "message_id": str(self.reference.id),
+                "channel_id": str(self.reference.channel_id),
+                "guild_id": str(self.reference.guild_id),
+            }
+            payload["referenced_message"] = self.reference.payload()
         if self.guild_id is not None:
             payload["guild_id"] = str(self.guild_id)
         if self.body.get("nonce") is not None:
@@ -283,11 +299,3 @@ def interaction_payload(
 
 def new_token() -> str:
     return "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
-
-
-def find_component(rows: list[dict[str, Any]], custom_id: str) -> dict[str, Any] | None:
-    for row in rows:
-        for child in row.get("components") or []:
-            if child.get("custom_id") == custom_id:
-                return dict(child)
-    return None

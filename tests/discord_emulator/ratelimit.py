@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +22,11 @@ ROUTE_LIMITS: dict[tuple[str, str], tuple[int, float]] = {
 DEFAULT_LIMIT = (50, 1.0)
 # Interaction callbacks and webhook-token routes are exempt from the global limit (rate-limits.mdx:128).
 EXEMPT = re.compile(r"^/(interactions/|webhooks/\d+/[^/]+)")
+
+
+def retry_after_header(seconds: float) -> str:
+    """Discord's Retry-After header is whole seconds, rounded up; the body's retry_after has the exact value."""
+    return str(max(1, math.ceil(seconds)))
 
 
 @dataclass
@@ -63,7 +69,11 @@ class RateLimiter:
                 self.limited += 1
                 self.global_limited += 1
                 body = {"message": "You are being rate limited.", "retry_after": retry, "global": True, "code": 0}
-                headers = {"X-RateLimit-Global": "true", "X-RateLimit-Scope": "global", "Retry-After": str(retry)}
+                headers = {
+                    "X-RateLimit-Global": "true",
+                    "X-RateLimit-Scope": "global",
+                    "Retry-After": retry_after_header(retry),
+                }
                 return Verdict(headers, body, is_global=True)
             self.recent.append(now)
         limit, window = ROUTE_LIMITS.get((method, template), DEFAULT_LIMIT)
@@ -80,7 +90,11 @@ class RateLimiter:
         }
         if bucket.used >= limit:
             self.limited += 1
-            headers |= {"X-RateLimit-Remaining": "0", "X-RateLimit-Scope": "user", "Retry-After": str(reset_after)}
+            headers |= {
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Scope": "user",
+                "Retry-After": retry_after_header(reset_after),
+            }
             body = {"message": "You are being rate limited.", "retry_after": round(reset_after, 3), "global": False}
             return Verdict(headers, body)
         bucket.used += 1

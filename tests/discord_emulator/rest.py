@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from tests.discord_emulator.forms import Form, error_body, invalid_form
 from tests.discord_emulator.interactions import EPHEMERAL, LOADING, Interaction, Message
-from tests.discord_emulator.ratelimit import EXEMPT
+from tests.discord_emulator.ratelimit import EXEMPT, retry_after_header
 from tests.discord_emulator.server import API_PREFIX, NONCE_WINDOW, Logged, error, reply
-from tests.discord_emulator.validation import check_commands, check_message, error_body, invalid_form
+from tests.discord_emulator.validation import check_choices, check_commands, check_message, message_flags
 from tests.discord_emulator.world import PERMISSIONS, Channel
 
 if TYPE_CHECKING:
@@ -39,8 +40,13 @@ async def _api(emu: Emulator, request: web.Request, handler: Handler, path: str)
     if fault is not None:
         if fault.status == 429:
             emu.limiter.limited += 1
-            body = {"message": "You are being rate limited.", "retry_after": 0.05, "global": False} | (fault.body or {})
-            headers = {**VIA, "Retry-After": str(body["retry_after"]), "X-RateLimit-Scope": "user"}
+            body: dict[str, Any] = {"message": "You are being rate limited.", "retry_after": 0.05, "global": False}
+            body |= fault.body or {}
+            headers = {
+                **VIA,
+                "Retry-After": retry_after_header(float(body["retry_after"])),
+                "X-RateLimit-Scope": "user",
+            }
             if body.get("global"):
                 emu.limiter.global_limited += 1
                 headers["X-RateLimit-Global"] = "true"
@@ -67,7 +73,10 @@ async def _body(request: web.Request) -> Any:
     """JSON, or the payload_json part of a multipart body (discord.py sends that with files)."""
     if request.content_type.startswith("multipart/"):
         form = await request.post()
-        return json.loads(str(form.get("payload_json", "{}")))
+        try:
+            return json.loads(str(form.get("payload_json", "{}")))
+        except ValueError:
+            return None
     if not request.can_read_body:
         return {}
     try:
@@ -128,8 +137,12 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         return reply(200, {"url": emu.gateway_url})
 
     async def gateway_bot(_: web.Request) -> web.Response:
-        limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return reply(200, {"url": emu.gateway_url, "shards": 1, "session_start_limit": limit})
+        body = {
+            "url": emu.gateway_url,
+            "shards": emu.shard_recommendation(),
+            "session_start_limit": emu.session_start_limit(),
+        }
+        return reply(200, body)
 
     r.add_get(p + "/users/@me", me)
     r.add_get(p + "/users/{user_id:\\d+}", user)
@@ -181,10 +194,10 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         emu.syncs += 1
         return reply(200, stored)
 
-    r.add_get(p + "/applications/{application_id}/commands", get_commands)
-    r.add_put(p + "/applications/{application_id}/commands", put_commands)
-    r.add_get(p + "/applications/{application_id}/guilds/{guild_id}/commands", get_commands)
-    r.add_put(p + "/applications/{application_id}/guilds/{guild_id}/commands", put_commands)
+    r.add_get(p + "/applications/{application_id:\\d+}/commands", get_commands)
+    r.add_put(p + "/applications/{application_id:\\d+}/commands", put_commands)
+    r.add_get(p + "/applications/{application_id:\\d+}/guilds/{guild_id:\\d+}/commands", get_commands)
+    r.add_put(p + "/applications/{application_id:\\d+}/guilds/{guild_id:\\d+}/commands", put_commands)
 
     # Guilds and channels ---------------------------------------------------------------------------
 
@@ -194,13 +207,22 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         except ValueError:
             return None
 
-    def unknown_channel() -> web.Response:
+    def unknown_channel(request: web.Request) -> web.Response:
+        """10003, or 50001 for a channel of a guild that removed the bot (it exists, the bot cannot see it)."""
+        raw = request.match_info["channel_id"]
+        if raw.isdigit() and world.departed_channel(int(raw)) is not None:
+            return missing_access()
         return error(404, 10003, "Unknown Channel")
 
+    def missing_access() -> web.Response:
+        return error(403, 50001, "Missing Access")
+
     def missing(channel: Channel, *needed: str) -> web.Response | None:
-        """403/50013 unless the bot has every permission named, in that channel."""
+        """403 unless the bot has every permission named, in that channel: 50001 Missing Access when it cannot
+        even see the channel, else 50013 Missing Permissions."""
         have = emu.guild_of(channel).channel_permissions(world.bot.id, channel)
-        # Discord answers 50001 Missing Access without View Channel; issue 3 asks for 50013 throughout.
+        if not have & PERMISSIONS["view_channel"]:
+            return missing_access()
         if any(not have & PERMISSIONS[name] for name in needed):
             return error(403, 50013, "Missing Permissions")
         return None
@@ -208,7 +230,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
     async def get_channel(request: web.Request) -> web.Response:
         channel = find_channel(request)
         if channel is None:
-            return unknown_channel()
+            return unknown_channel(request)
         return missing(channel, "view_channel") or reply(200, channel.payload())
 
     async def get_guild(request: web.Request) -> web.Response:
@@ -249,26 +271,43 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
 
     # Channel messages ------------------------------------------------------------------------------
 
+    def referenced(channel: Channel, body: dict[str, Any]) -> tuple[Message | None, web.Response | None]:
+        """The message a reply points to; 50035 when it does not exist unless `fail_if_not_exists` is false."""
+        reference = body.get("message_reference")
+        if not isinstance(reference, dict):
+            return None, None
+        target = emu.messages.get(int(reference["message_id"]))
+        channel_id = int(reference.get("channel_id") or channel.id)
+        if target is not None and target.channel_id == channel_id == channel.id and not target.ephemeral:
+            return target, None
+        if reference.get("fail_if_not_exists") is False:
+            return None, None
+        problem = (("message_reference",), "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+        return None, reply(400, invalid_form([problem]))
+
     async def create_message(request: web.Request) -> web.Response:
         channel = find_channel(request)
         if channel is None:
-            return unknown_channel()
+            return unknown_channel(request)
         body = await _body(request)
-        if not isinstance(body, dict):
+        if body is None:
             return bad_json()
-        needed = ["view_channel", "send_messages"] + (["embed_links"] if body.get("embeds") else [])
-        denied = missing(channel, *needed)
+        wants_embeds = isinstance(body, dict) and bool(body.get("embeds"))
+        denied = missing(channel, "view_channel", "send_messages", *(["embed_links"] if wants_embeds else []))
         if denied:
             return denied
         invalid = check_message(body)
         if invalid:
             return reply(*invalid)
+        reference, problem = referenced(channel, body)
+        if problem:
+            return problem
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             seen = emu.nonces.get((channel.id, str(nonce)))
             if seen and emu.clock() - seen[0] < NONCE_WINDOW and seen[1] in emu.messages:
                 return reply(200, emu.messages[seen[1]].payload())
-        message = emu.post_message(channel, body)
+        message = emu.post_message(channel, body, reference=reference)
         if nonce is not None:
             emu.nonces[(channel.id, str(nonce))] = (emu.clock(), message.id)
         return reply(200, message.payload())
@@ -276,7 +315,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
     def channel_message(request: web.Request) -> tuple[Channel | None, Message | None, web.Response | None]:
         channel = find_channel(request)
         if channel is None:
-            return None, None, unknown_channel()
+            return None, None, unknown_channel(request)
         message = emu.messages.get(int(request.match_info["message_id"]))
         if message is None or message.channel_id != channel.id or message.ephemeral:
             return channel, None, error(404, 10008, "Unknown Message")
@@ -285,44 +324,60 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
     async def get_message(request: web.Request) -> web.Response:
         channel, message, problem = channel_message(request)
         if problem or channel is None or message is None:
-            return problem or unknown_channel()
+            return problem or error(404, 10008, "Unknown Message")
         return missing(channel, "view_channel", "read_message_history") or reply(200, message.payload())
 
     async def history(request: web.Request) -> web.Response:
+        """Newest first, `limit` (1-100) of them: before an id, after an id (the oldest ones after it), or
+        around an id (half before, half after); one anchor at a time."""
         channel = find_channel(request)
         if channel is None:
-            return unknown_channel()
+            return unknown_channel(request)
         denied = missing(channel, "view_channel", "read_message_history")
         if denied:
             return denied
-        limit = max(1, min(100, int(request.query.get("limit", "50"))))
-        newest = list(reversed(emu.channel_messages(channel.id)))
-        if "before" in request.query:
-            newest = [m for m in newest if m.id < int(request.query["before"])]
-        return reply(200, [m.payload() for m in newest[:limit]])
+        form = Form()
+        limit = form.integer(("limit",), request.query.get("limit", "50"), low=1, high=100)
+        anchors = {name: form.snowflake((name,), request.query.get(name)) for name in ("around", "before", "after")}
+        if form.problems or limit is None:
+            return reply(400, invalid_form(form.problems))
+        oldest_first = emu.channel_messages(channel.id)
+        around, before, after = anchors["around"], anchors["before"], anchors["after"]
+        if around is not None:
+            older = [m for m in oldest_first if m.id < around][-(limit // 2) :] if limit > 1 else []
+            newer = [m for m in oldest_first if m.id >= around][: limit - len(older)]
+            chosen = older + newer
+        elif before is not None:
+            chosen = [m for m in oldest_first if m.id < before][-limit:]
+        elif after is not None:
+            chosen = [m for m in oldest_first if m.id > after][:limit]
+        else:
+            chosen = oldest_first[-limit:]
+        return reply(200, [m.payload() for m in reversed(chosen)])
 
     async def edit_message(request: web.Request) -> web.Response:
         channel, message, problem = channel_message(request)
         if problem or channel is None or message is None:
-            return problem or unknown_channel()
+            return problem or error(404, 10008, "Unknown Message")
         if message.author.id != world.bot.id:
             return error(403, 50005, "Cannot edit a message authored by another user")
         body = await _body(request)
-        if not isinstance(body, dict):
+        if body is None:
             return bad_json()
-        denied = missing(channel, "view_channel", *(["embed_links"] if body.get("embeds") else []))
+        wants_embeds = isinstance(body, dict) and bool(body.get("embeds"))
+        denied = missing(channel, "view_channel", *(["embed_links"] if wants_embeds else []))
         if denied:
             return denied
-        invalid = check_message(body, edit=True)
+        invalid = check_message(body, context="edit", existing_flags=message.flags)
         if invalid:
             return reply(*invalid)
-        message.edit(body)
+        emu.edit_message(message, body)
         return reply(200, message.payload())
 
     async def delete_message(request: web.Request) -> web.Response:
         _, message, problem = channel_message(request)
         if problem or message is None:
-            return problem or unknown_channel()
+            return problem or error(404, 10008, "Unknown Message")
         del emu.messages[message.id]
         return reply(204)
 
@@ -348,6 +403,16 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
             answer["resource"] = {"type": kind, "message": message.payload()}
         return answer
 
+    def focused_type(interaction: Interaction) -> int:
+        """The type of the option being typed in an autocomplete interaction."""
+        stack = list(interaction.payload["data"].get("options") or [])
+        while stack:
+            option = stack.pop()
+            if option.get("focused"):
+                return int(option["type"])
+            stack.extend(option.get("options") or [])
+        return 3
+
     async def callback(request: web.Request) -> web.Response:
         interaction = emu.interactions.get(int(request.match_info["interaction_id"]))
         if interaction is None or interaction.token != request.match_info["token"]:
@@ -362,43 +427,55 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
             interaction.touch()
             return error(400, 40060, "Interaction has already been acknowledged.")
         body = await _body(request)
-        if not isinstance(body, dict):
+        if body is None:
             return bad_json()
-        kind = body.get("type")
-        data = body.get("data") or {}
+
+        def refused(refusal: tuple[int, dict[str, Any]]) -> web.Response:
+            """Refused, and noted on the interaction so the control API shows why the user saw nothing."""
+            interaction.error = refusal[1]
+            interaction.touch()
+            return reply(*refusal)
+
+        form = Form()
+        callback_body = form.mapping((), body, required=True) or {}
+        kind = form.integer(("type",), callback_body.get("type"), required=True)
+        raw = callback_body.get("data")
+        data = form.mapping(("data",), raw) if raw is not None else {}
+        if form.problems or data is None:
+            return refused((400, invalid_form(form.problems)))
         message: Message | None = None
         if kind == 4:
-            invalid = check_message(data, ("data",))
+            invalid = check_message(data, ("data",), context="interaction")
             if invalid:
-                return reply(*invalid)
+                return refused(invalid)
             message = emu.post_message(interaction.channel, data, interaction=interaction)
         elif kind == 5:
-            flags = LOADING | (int(data.get("flags") or 0) & EPHEMERAL)
+            flags = LOADING | (message_flags(data) & EPHEMERAL)
             message = emu.post_message(interaction.channel, {"content": ""}, interaction=interaction, flags=flags)
         elif kind in (6, 7) and interaction.kind == 3 and interaction.message is not None:
             if kind == 7:
-                invalid = check_message(data, ("data",), edit=True)
+                target = interaction.message
+                invalid = check_message(data, ("data",), context="edit", existing_flags=target.flags)
                 if invalid:
-                    return reply(*invalid)
-                interaction.message.edit(data)
-                message = interaction.message
+                    return refused(invalid)
+                emu.edit_message(target, data)
+                message = target
                 interaction.messages.append(message)
         elif kind == 8 and interaction.kind == 4:
-            choices = data.get("choices")
-            if not isinstance(choices, list) or len(choices) > 25:
-                problem = (("data", "choices"), "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
-                return reply(400, invalid_form([problem]))
-            interaction.choices = choices
+            invalid = check_choices(raw, focused_type(interaction))
+            if invalid:
+                return refused(invalid)
+            interaction.choices = data["choices"]
         elif kind == 9 and interaction.kind in (2, 3):
             pass  # a modal: recorded as the response, nothing to show
         else:
             invalid_type = (("type",), "INTERACTION_RESPONSE_TYPE_INVALID", "Interaction response type is invalid")
-            return reply(400, invalid_form([invalid_type]))
-        interaction.response = int(kind)
+            return refused((400, invalid_form([invalid_type])))
+        interaction.response = kind
         interaction.responded_at = emu.clock()
         interaction.touch()
         if request.query.get("with_response") in ("1", "true", "True"):
-            return reply(200, callback_answer(interaction, int(kind), message))
+            return reply(200, callback_answer(interaction, kind, message))
         return reply(204)
 
     r.add_post(p + "/interactions/{interaction_id:\\d+}/{token}/callback", callback)
@@ -423,25 +500,26 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         return message if message is not None and message in interaction.messages else None
 
     async def followup(request: web.Request) -> web.Response:
+        """A followup answers with the message whatever `wait` says (for interactions, wait is always true)."""
         interaction, problem = webhook_interaction(request)
         if problem or interaction is None:
             return problem or error(404, 10015, "Unknown Webhook")
         body = await _body(request)
-        if not isinstance(body, dict):
+        if body is None:
             return bad_json()
-        invalid = check_message(body)
+        invalid = check_message(body, context="interaction")
         if invalid:
             return reply(*invalid)
         loading = next((m for m in interaction.messages if m.flags & LOADING), None)
         if loading is not None:
             # Right after a deferral the first followup edits the "thinking..." message (Discord's behaviour).
-            loading.edit(body)
+            emu.edit_message(loading, body)
             loading.edited_at = None
             interaction.touch()
             message = loading
         else:
             message = emu.post_message(interaction.channel, body, interaction=interaction)
-        return reply(200, message.payload()) if request.query.get("wait") in ("1", "true") else reply(204)
+        return reply(200, message.payload())
 
     async def webhook_message(request: web.Request) -> web.Response:
         interaction, problem = webhook_interaction(request)
@@ -454,16 +532,17 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
             return reply(200, message.payload())
         if request.method == "DELETE":
             emu.messages.pop(message.id, None)
-            interaction.messages.remove(message) if message in interaction.messages else None
+            if message in interaction.messages:
+                interaction.messages.remove(message)
             interaction.touch()
             return reply(204)
         body = await _body(request)
-        if not isinstance(body, dict):
+        if body is None:
             return bad_json()
-        invalid = check_message(body, edit=True)
+        invalid = check_message(body, context="edit", existing_flags=message.flags)
         if invalid:
             return reply(*invalid)
-        message.edit(body)
+        emu.edit_message(message, body)
         if message not in interaction.messages:
             interaction.messages.append(message)
         interaction.touch()

@@ -1,216 +1,321 @@
-"""Discord's limits on messages, embeds, components and command definitions, with its error bodies.
+"""Discord's rules for messages, embeds, allowed mentions, command definitions and autocomplete choices.
 
 An invalid form is 400 with code 50035 and `errors` nested along the field path, each leaf holding
-`_errors: [{code, message}]`; discord.py flattens that into "In embeds.0.fields.3.value: ...".
+`_errors: [{code, message}]`; discord.py flattens that into "In embeds.0.fields.3.value: ...". Every field is
+type-checked before it is measured (tests/discord_emulator/forms.py), so a wrong type is a 400, never a 500.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
-Problems = list[tuple[tuple[str, ...], str, str]]  # (field path, code, message)
+from tests.discord_emulator.components import ComponentCheck
+from tests.discord_emulator.forms import HTTP_OR_ATTACHMENT, Form, Path, error_body, invalid_form, is_integer
 
 CONTENT_LIMIT = 2000
 EMBEDS_LIMIT = 10
 EMBED_TOTAL = 6000
-EMBED_LIMITS = {"title": 256, "description": 4096}
-FIELD_LIMITS = {"name": 256, "value": 1024}
 FIELDS_LIMIT = 25
+NONCE_LIMIT = 25
+MENTION_IDS_LIMIT = 100
+MENTION_TYPES = ("users", "roles", "everyone")
 COMMAND_NAME = re.compile(r"^[-_'\w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
-COMMANDS_LIMIT = 100
+CONTEXT_MENU_NAME = re.compile(r"^[-_' \w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
+# Per scope (global, or one guild): 100 slash commands, 15 user commands, 15 message commands, 1 entry point.
+COMMANDS_LIMITS = {1: 100, 2: 15, 3: 15, 4: 1}
 COMMAND_SIZE = 8000
 AUTOCOMPLETE_TYPES = {3, 4, 10}
+CHOICES_LIMIT = 25
+CHOICE_NAME = 100
+CHOICE_VALUE = 100
+
+SUPPRESS_EMBEDS = 1 << 2
+EPHEMERAL = 1 << 6
+SUPPRESS_NOTIFICATIONS = 1 << 12
+IS_VOICE_MESSAGE = 1 << 13
+IS_COMPONENTS_V2 = 1 << 15
+Context = Literal["channel", "interaction", "edit"]
+# Which flags a sender may set; Discord leaves the others out of the message rather than refusing it.
+SETTABLE_FLAGS: dict[Context, int] = {
+    "channel": SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS | IS_VOICE_MESSAGE | IS_COMPONENTS_V2,
+    "interaction": SUPPRESS_EMBEDS | EPHEMERAL | SUPPRESS_NOTIFICATIONS | IS_VOICE_MESSAGE | IS_COMPONENTS_V2,
+    "edit": SUPPRESS_EMBEDS | IS_COMPONENTS_V2,
+}
+Refusal = tuple[int, dict[str, Any]]
+
+__all__ = ["check_choices", "check_commands", "check_message", "error_body", "invalid_form"]
 
 
-def error_body(code: int, message: str, problems: Problems | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if problems:
-        errors: dict[str, Any] = {}
-        for path, problem_code, text in problems:
-            node = errors
-            for part in path:
-                node = node.setdefault(part, {})
-            node.setdefault("_errors", []).append({"code": problem_code, "message": text})
-        body["errors"] = errors
-    return body
-
-
-def invalid_form(problems: Problems) -> dict[str, Any]:
-    return error_body(50035, "Invalid Form Body", problems)
-
-
-def _too_long(problems: Problems, path: tuple[str, ...], value: Any, limit: int) -> None:
-    if isinstance(value, str) and len(value) > limit:
-        problems.append((path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length."))
-
-
-def _embed_size(embed: dict[str, Any]) -> int:
-    """What counts towards the 6000 characters: title, description, fields, footer and author."""
-    total = len((embed.get("title") or "").strip()) + len((embed.get("description") or "").strip())
-    for item in embed.get("fields") or []:
-        total += len(str(item.get("name", "")).strip()) + len(str(item.get("value", "")).strip())
-    total += len(str((embed.get("footer") or {}).get("text", "")).strip())
-    total += len(str((embed.get("author") or {}).get("name", "")).strip())
+def _embed(form: Form, at: Path, value: Any) -> int:
+    """Check one embed; returns what it counts towards the 6000 characters (text trimmed, as Discord counts)."""
+    embed = form.mapping(at, value, required=True)
+    if embed is None:
+        return 0
+    total = 0
+    for name, limit in (("title", 256), ("description", 4096)):
+        text = form.string((*at, name), embed.get(name), high=limit, trim=True)
+        total += len((text or "").strip())
+    form.string((*at, "type"), embed.get("type"))
+    form.url((*at, "url"), embed.get("url"))
+    form.timestamp((*at, "timestamp"), embed.get("timestamp"))
+    form.integer((*at, "color"), embed.get("color"), low=0, high=0xFFFFFF)
+    footer = form.mapping((*at, "footer"), embed.get("footer"))
+    if footer is not None:
+        text = form.string((*at, "footer", "text"), footer.get("text"), high=2048, trim=True)
+        total += len((text or "").strip())
+        form.url((*at, "footer", "icon_url"), footer.get("icon_url"), schemes=HTTP_OR_ATTACHMENT)
+    author = form.mapping((*at, "author"), embed.get("author"))
+    if author is not None:
+        text = form.string((*at, "author", "name"), author.get("name"), high=256, trim=True)
+        total += len((text or "").strip())
+        form.url((*at, "author", "url"), author.get("url"))
+        form.url((*at, "author", "icon_url"), author.get("icon_url"), schemes=HTTP_OR_ATTACHMENT)
+    for name in ("image", "thumbnail"):
+        media = form.mapping((*at, name), embed.get(name))
+        if media is not None:
+            form.url((*at, name, "url"), media.get("url"), schemes=HTTP_OR_ATTACHMENT)
+    fields = form.array((*at, "fields"), embed.get("fields"), high=FIELDS_LIMIT)
+    for number, item in enumerate(fields or []):
+        where = (*at, "fields", str(number))
+        field = form.mapping(where, item, required=True)
+        if field is None:
+            continue
+        for name, limit in (("name", 256), ("value", 1024)):
+            text = form.string((*where, name), field.get(name), high=limit, required=True, trim=True)
+            if text is not None and not text.strip():
+                form.required((*where, name))  # only whitespace: Discord trims it to nothing
+            total += len((text or "").strip())
+        form.boolean((*where, "inline"), field.get("inline"))
     return total
 
 
-def check_embeds(embeds: Any, prefix: tuple[str, ...]) -> Problems:
-    problems: Problems = []
-    if not isinstance(embeds, list):
-        return [((*prefix, "embeds"), "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType.")]
-    if len(embeds) > EMBEDS_LIMIT:
-        problems.append(((*prefix, "embeds"), "BASE_TYPE_MAX_LENGTH", f"Must be {EMBEDS_LIMIT} or fewer in length."))
-    for index, embed in enumerate(embeds):
-        at = (*prefix, "embeds", str(index))
-        for name, limit in EMBED_LIMITS.items():
-            _too_long(problems, (*at, name), embed.get(name), limit)
-        fields = embed.get("fields") or []
-        if len(fields) > FIELDS_LIMIT:
-            problems.append(((*at, "fields"), "BASE_TYPE_MAX_LENGTH", f"Must be {FIELDS_LIMIT} or fewer in length."))
-        for number, item in enumerate(fields):
-            for name, limit in FIELD_LIMITS.items():
-                value = item.get(name)
-                if not isinstance(value, str) or not value.strip():
-                    problems.append(
-                        ((*at, "fields", str(number), name), "BASE_TYPE_REQUIRED", "This field is required")
-                    )
-                _too_long(problems, (*at, "fields", str(number), name), value, limit)
-        _too_long(problems, (*at, "footer", "text"), (embed.get("footer") or {}).get("text"), 2048)
-        _too_long(problems, (*at, "author", "name"), (embed.get("author") or {}).get("name"), 256)
-    if not problems and sum(_embed_size(e) for e in embeds) > EMBED_TOTAL:
-        problems.append(
-            ((*prefix, "embeds"), "MAX_EMBED_SIZE_EXCEEDED", f"Embed size exceeds maximum size of {EMBED_TOTAL}")
-        )
-    return problems
+def _embeds(form: Form, at: Path, value: Any) -> None:
+    embeds = form.array(at, value, high=EMBEDS_LIMIT)
+    if embeds is None:
+        return
+    before = len(form.problems)
+    total = sum(_embed(form, (*at, str(index)), embed) for index, embed in enumerate(embeds))
+    if len(form.problems) == before and total > EMBED_TOTAL:
+        form.add(at, "MAX_EMBED_SIZE_EXCEEDED", f"Embed size exceeds maximum size of {EMBED_TOTAL}")
 
 
-def check_components(rows: Any, prefix: tuple[str, ...]) -> Problems:
-    problems: Problems = []
-    if not isinstance(rows, list):
-        return [((*prefix, "components"), "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType.")]
-    if len(rows) > 5:
-        problems.append(((*prefix, "components"), "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length."))
-    seen: set[str] = set()
-    for index, row in enumerate(rows):
-        at = (*prefix, "components", str(index), "components")
-        children = row.get("components") or []
-        if row.get("type") != 1 or not 1 <= len(children) <= 5:
-            problems.append((at, "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length."))
-        for number, child in enumerate(children):
-            custom_id = child.get("custom_id")
-            _too_long(problems, (*at, str(number), "custom_id"), custom_id, 100)
-            _too_long(problems, (*at, str(number), "label"), child.get("label"), 80)
-            if custom_id is not None and custom_id in seen:
-                problems.append(
-                    (
-                        (*at, str(number), "custom_id"),
-                        "COMPONENT_CUSTOM_ID_DUPLICATED",
-                        "Component custom id cannot be duplicated",
-                    )
-                )
-            if custom_id is not None:
-                seen.add(custom_id)
-    return problems
+def _allowed_mentions(form: Form, at: Path, value: Any) -> None:
+    mentions = form.mapping(at, value)
+    if mentions is None:
+        return
+    parse = form.array((*at, "parse"), mentions.get("parse"))
+    for index, kind in enumerate(parse or []):
+        form.choice((*at, "parse", str(index)), kind, MENTION_TYPES)
+    for kind in ("users", "roles"):
+        ids = form.array((*at, kind), mentions.get(kind), high=MENTION_IDS_LIMIT)
+        for index, item in enumerate(ids or []):
+            form.snowflake((*at, kind, str(index)), item, required=True)
+        # The docs' own invalid example: parse "users" (or "roles") together with a list of them.
+        if ids and parse and kind in parse:
+            form.add(
+                at,
+                "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                f'parse:["{kind}"] and {kind}: [ids...] are mutually exclusive.',
+            )
+    form.boolean((*at, "replied_user"), mentions.get("replied_user"))
+
+
+def _nonce(form: Form, at: Path, value: Any) -> None:
+    if value is None or is_integer(value):
+        return
+    if isinstance(value, str):
+        form.length(at, len(value), 0, NONCE_LIMIT)
+    else:
+        form.add(at, "NONCE_TYPE_INVALID", "Nonce must be an integer or a string.")
+
+
+def _message_reference(form: Form, at: Path, value: Any) -> None:
+    reference = form.mapping(at, value)
+    if reference is None:
+        return
+    form.snowflake((*at, "message_id"), reference.get("message_id"), required=True)
+    form.snowflake((*at, "channel_id"), reference.get("channel_id"))
+    form.snowflake((*at, "guild_id"), reference.get("guild_id"))
+    form.boolean((*at, "fail_if_not_exists"), reference.get("fail_if_not_exists"))
+    if reference.get("type") is not None:
+        form.choice((*at, "type"), reference.get("type"), (0, 1))
+
+
+def message_flags(body: dict[str, Any]) -> int:
+    """The flags asked for (0 when absent or not a number: check_message has refused those)."""
+    value = body.get("flags")
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def check_message(
-    body: dict[str, Any], prefix: tuple[str, ...] = (), *, edit: bool = False
-) -> tuple[int, dict[str, Any]] | None:
-    """None when the message is valid, else (status, Discord's error body)."""
-    problems: Problems = []
-    content = body.get("content")
-    if content is not None and not isinstance(content, str):
-        problems.append(((*prefix, "content"), "STRING_TYPE_CONVERT", "Could not interpret value as string."))
-    _too_long(problems, (*prefix, "content"), content, CONTENT_LIMIT)
-    if body.get("embeds") is not None:
-        problems += check_embeds(body["embeds"], prefix)
-    if body.get("components") is not None:
-        problems += check_components(body["components"], prefix)
-    nonce = body.get("nonce")
-    if isinstance(nonce, str) and len(nonce) > 25:
-        problems.append(((*prefix, "nonce"), "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."))
-    if problems:
-        return 400, invalid_form(problems)
-    empty = not content and not body.get("embeds") and not body.get("components") and not body.get("attachments")
-    if empty and not edit:
+    body: Any, prefix: Path = (), *, context: Context = "channel", existing_flags: int = 0
+) -> Refusal | None:
+    """None when the message is valid, else (status, Discord's error body).
+
+    `context` says where it is sent (which flags may be set, and whether it is an edit); `existing_flags` are
+    an edited message's (a Components V2 message stays one)."""
+    form = Form()
+    message = form.mapping(prefix, body, required=True)
+    if message is None:
+        return 400, invalid_form(form.problems)
+    edit = context == "edit"
+    asked = form.integer((*prefix, "flags"), message.get("flags"), low=0) or 0
+    v2 = bool((asked | existing_flags) & IS_COMPONENTS_V2)
+    if edit and existing_flags & IS_COMPONENTS_V2 and message.get("flags") is not None and not asked & IS_COMPONENTS_V2:
+        form.add(
+            (*prefix, "flags"),
+            "MESSAGE_CANNOT_REMOVE_COMPONENTS_V2_FLAG",
+            "The IS_COMPONENTS_V2 flag cannot be removed.",
+        )
+    content = form.string((*prefix, "content"), message.get("content"), high=CONTENT_LIMIT)
+    form.boolean((*prefix, "tts"), message.get("tts"))
+    if message.get("embeds") is not None:
+        _embeds(form, (*prefix, "embeds"), message["embeds"])
+    if message.get("components") is not None:
+        ComponentCheck(form, v2=v2).check(message["components"], (*prefix, "components"))
+    if v2:
+        for name in ("content", "embeds", "poll", "sticker_ids"):
+            if message.get(name):
+                form.add(
+                    (*prefix, name),
+                    "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+                    f"The '{name}' field cannot be used when using MessageFlags.IS_COMPONENTS_V2",
+                )
+    _allowed_mentions(form, (*prefix, "allowed_mentions"), message.get("allowed_mentions"))
+    _nonce(form, (*prefix, "nonce"), message.get("nonce"))
+    form.boolean((*prefix, "enforce_nonce"), message.get("enforce_nonce"))
+    _message_reference(form, (*prefix, "message_reference"), message.get("message_reference"))
+    form.array((*prefix, "attachments"), message.get("attachments"), high=10)
+    form.array((*prefix, "sticker_ids"), message.get("sticker_ids"), high=3)
+    if form.problems:
+        return 400, invalid_form(form.problems)
+    parts = ("embeds", "components", "attachments", "sticker_ids", "poll")
+    if not edit and not content and not any(message.get(name) for name in parts):
         return 400, error_body(50006, "Cannot send an empty message")
     return None
 
 
-def _check_option(option: dict[str, Any], at: tuple[str, ...], problems: Problems) -> None:
-    name = option.get("name")
-    if not isinstance(name, str) or not COMMAND_NAME.match(name) or name != name.lower():
-        problems.append(((*at, "name"), "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid"))
-    description = option.get("description")
-    if not isinstance(description, str) or not 1 <= len(description) <= 100:
-        problems.append(((*at, "description"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."))
-    choices = option.get("choices") or []
-    if len(choices) > 25:
-        problems.append(((*at, "choices"), "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."))
-    for number, choice in enumerate(choices):
-        if not 1 <= len(str(choice.get("name", ""))) <= 100:
-            problems.append(
-                ((*at, "choices", str(number), "name"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
-            )
-        _too_long(problems, (*at, "choices", str(number), "value"), choice.get("value"), 100)
+# Commands --------------------------------------------------------------------------------------------------
+
+
+def _option(form: Form, option: dict[str, Any], at: Path) -> None:
+    name = form.string((*at, "name"), option.get("name"), required=True)
+    if name is not None and (not COMMAND_NAME.match(name) or name != name.lower()):
+        form.add((*at, "name"), "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
+    form.string((*at, "description"), option.get("description"), low=1, high=100, required=True)
+    choices = form.array((*at, "choices"), option.get("choices"), high=CHOICES_LIMIT)
+    for number, item in enumerate(choices or []):
+        where = (*at, "choices", str(number))
+        choice = form.mapping(where, item, required=True)
+        if choice is not None:
+            form.string((*where, "name"), choice.get("name"), low=1, high=CHOICE_NAME, required=True)
+            if isinstance(choice.get("value"), str):
+                form.string((*where, "value"), choice.get("value"), high=CHOICE_VALUE)
+            elif choice.get("value") is None:
+                form.required((*where, "value"))
     if option.get("autocomplete"):
         if choices:
-            problems.append(((*at, "autocomplete"), "AUTOCOMPLETE_INVALID", "Autocomplete cannot be set with choices"))
+            form.add((*at, "autocomplete"), "AUTOCOMPLETE_INVALID", "Autocomplete cannot be set with choices")
         if option.get("type") not in AUTOCOMPLETE_TYPES:
-            problems.append(
-                (
-                    (*at, "autocomplete"),
-                    "AUTOCOMPLETE_INVALID",
-                    "Autocomplete is only for string, integer and number options",
-                )
+            form.add(
+                (*at, "autocomplete"),
+                "AUTOCOMPLETE_INVALID",
+                "Autocomplete is only for string, integer and number options",
             )
-    children = option.get("options") or []
-    if len(children) > 25:
-        problems.append(((*at, "options"), "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."))
+    children = form.array((*at, "options"), option.get("options"), high=25)
     optional_seen = False
-    for number, child in enumerate(children):
+    for number, item in enumerate(children or []):
+        where = (*at, "options", str(number))
+        child = form.mapping(where, item, required=True)
+        if child is None:
+            continue
         if child.get("type") in (1, 2):
             pass
         elif child.get("required"):
             if optional_seen:
-                problems.append(
-                    (
-                        (*at, "options", str(number), "required"),
-                        "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
-                        "Required options must be placed before non-required options",
-                    )
+                form.add(
+                    (*where, "required"),
+                    "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                    "Required options must be placed before non-required options",
                 )
         else:
             optional_seen = True
-        _check_option(child, (*at, "options", str(number)), problems)
+        _option(form, child, where)
 
 
 def _size(option: dict[str, Any]) -> int:
+    """What counts towards the 8000 characters: names, descriptions and choice values, at every depth."""
     total = len(str(option.get("name", ""))) + len(str(option.get("description", "")))
-    total += sum(len(str(c.get("name", ""))) + len(str(c.get("value", ""))) for c in option.get("choices") or [])
+    for choice in option.get("choices") or []:
+        total += len(str(choice.get("name", ""))) + len(str(choice.get("value", "")))
     return total + sum(_size(child) for child in option.get("options") or [])
 
 
-def check_commands(commands: Any) -> tuple[int, dict[str, Any]] | None:
+def check_commands(commands: Any) -> Refusal | None:
     """Validate a bulk overwrite the way Discord does; None when it is accepted."""
-    if not isinstance(commands, list):
-        return 400, invalid_form([((), "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType.")])
-    problems: Problems = []
-    if len(commands) > COMMANDS_LIMIT:
-        problems.append(((), "BASE_TYPE_MAX_LENGTH", f"Must be {COMMANDS_LIMIT} or fewer in length."))
+    form = Form()
+    listed = form.array((), commands, required=True)
+    if listed is None:
+        return 400, invalid_form(form.problems)
+    counts: dict[int, int] = {}
     names: set[tuple[int, str]] = set()
-    for index, command in enumerate(commands):
+    for index, item in enumerate(listed):
         at = (str(index),)
-        kind = command.get("type", 1)
+        command = form.mapping(at, item, required=True)
+        if command is None:
+            continue
+        kind = form.integer((*at, "type"), command.get("type", 1), low=1, high=4)
+        if kind is None:
+            continue
+        counts[kind] = counts.get(kind, 0) + 1
+        # A string of permission bits; discord.py sends a number, which Discord reads too.
+        form.integer((*at, "default_member_permissions"), command.get("default_member_permissions"), low=0)
         if kind == 1:
-            _check_option(command, at, problems)
+            _option(form, command, at)
+        else:
+            name = form.string((*at, "name"), command.get("name"), required=True)
+            if name is not None and not CONTEXT_MENU_NAME.match(name):
+                form.add((*at, "name"), "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
         key = (kind, str(command.get("name")))
         if key in names:
-            problems.append(
-                ((*at, "name"), "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique")
-            )
+            form.add((*at, "name"), "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique")
         names.add(key)
-        if _size(command) > COMMAND_SIZE:
-            problems.append((at, "APPLICATION_COMMAND_TOO_LARGE", f"Command exceeds maximum size ({COMMAND_SIZE})"))
-    return (400, invalid_form(problems)) if problems else None
+        if not form.problems and _size(command) > COMMAND_SIZE:
+            form.add(at, "APPLICATION_COMMAND_TOO_LARGE", f"Command exceeds maximum size ({COMMAND_SIZE})")
+    for kind, count in counts.items():
+        if count > COMMANDS_LIMITS[kind]:
+            form.add(
+                (),
+                "APPLICATION_COMMANDS_TOO_MANY",
+                f"Must be {COMMANDS_LIMITS[kind]} or fewer commands of type {kind}.",
+            )
+    return (400, invalid_form(form.problems)) if form.problems else None
+
+
+def check_choices(data: Any, option_type: int) -> Refusal | None:
+    """An autocomplete answer (callback type 8): up to 25 choices, each named 1-100 characters, with a value of
+    the focused option's type (a string of at most 100 characters)."""
+    form = Form()
+    body = form.mapping(("data",), data, required=True)
+    if body is None:
+        return 400, invalid_form(form.problems)
+    choices = form.array(("data", "choices"), body.get("choices"), high=CHOICES_LIMIT, required=True)
+    for index, item in enumerate(choices or []):
+        at = ("data", "choices", str(index))
+        choice = form.mapping(at, item, required=True)
+        if choice is None:
+            continue
+        form.string((*at, "name"), choice.get("name"), low=1, high=CHOICE_NAME, required=True)
+        value = choice.get("value")
+        if value is None:
+            form.required((*at, "value"))
+        elif option_type == 3:
+            form.string((*at, "value"), value, high=CHOICE_VALUE)
+        elif option_type == 4:
+            form.integer((*at, "value"), value, low=-(2**53), high=2**53)
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            form.add((*at, "value"), "NUMBER_TYPE_COERCE", f'Value "{value}" is not a valid number.')
+    return (400, invalid_form(form.problems)) if form.problems else None

@@ -67,14 +67,26 @@ def iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard that receives a guild's events (Discord's sharding formula)."""
+    return (guild_id >> 22) % shard_count
+
+
 class Snowflakes:
     """Ids that sort by creation time, as Discord's do (discord.py reads created_at from them)."""
 
     def __init__(self) -> None:
         self._counter = itertools.count(1)
+        self._last_ms = 0
 
-    def next(self) -> int:
-        ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+    def next(self, shard: tuple[int, int] | None = None) -> int:
+        """A new id; with `shard` (id, count), one whose guild would be on that shard (its time part is moved
+        forward by less than `count` milliseconds, so ids still sort by creation)."""
+        ms = max(int(time.time() * 1000) - DISCORD_EPOCH_MS, self._last_ms)
+        if shard is not None:
+            wanted, count = shard
+            ms += (wanted - ms) % count
+        self._last_ms = ms
         return (ms << 22) | (next(self._counter) & 0x3FFFFF)
 
 
@@ -104,6 +116,7 @@ class Role:
     permissions: int
     position: int
     managed: bool = False
+    mentionable: bool = False
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -115,7 +128,7 @@ class Role:
             "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
             "hoist": False,
             "managed": self.managed,
-            "mentionable": False,
+            "mentionable": self.mentionable,
             "icon": None,
             "unicode_emoji": None,
             "flags": 0,
@@ -160,6 +173,18 @@ class Channel:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class CommandPermission:
+    """An override from the server's Integrations settings: allow or deny a role, a user or a channel."""
+
+    target: int  # role id (the guild id is @everyone), user id, or channel id (guild id - 1: every channel)
+    kind: int  # 1 role, 2 user, 3 channel
+    allow: bool
+
+    def payload(self) -> dict[str, Any]:
+        return {"id": str(self.target), "type": self.kind, "permission": self.allow}
+
+
 @dataclass
 class Guild:
     id: int
@@ -169,6 +194,8 @@ class Guild:
     roles: dict[int, Role] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
     members: dict[int, list[int]] = field(default_factory=dict)  # user id -> role ids (besides @everyone)
+    # command id (or the application id: every command without its own) -> overrides
+    command_permissions: dict[int, list[CommandPermission]] = field(default_factory=dict)
 
     @property
     def everyone(self) -> Role:
@@ -211,6 +238,45 @@ class Guild:
         if not value & PERMISSIONS["send_messages"]:
             value &= ~bits(NEEDS_SEND)
         return value
+
+    def may_use_command(
+        self, user_id: int, channel: Channel, command_id: int, application_id: int, default: int | None
+    ) -> bool:
+        """Whether Discord shows the command to this member in this channel.
+
+        Administrators (and the owner) use every command. Otherwise the channel overrides decide first (the
+        command's own, else the application-wide ones; a channel's own override before "every channel"); then the
+        member's overrides: the command's own if it has any for this member (the user's before their roles',
+        where an allowing role wins over a denying one, then @everyone), else the application-wide ones the same
+        way; only when none applies does the command's default_member_permissions decide.
+        """
+        base = self.base_permissions(user_id)
+        if base & PERMISSIONS["administrator"]:
+            return True
+        scopes = [self.command_permissions.get(command_id, []), self.command_permissions.get(application_id, [])]
+        channel_rules = [
+            rule.allow
+            for target in (channel.id, self.id - 1)
+            for scope in scopes
+            for rule in scope
+            if rule.kind == 3 and rule.target == target
+        ]
+        if channel_rules and not channel_rules[0]:
+            return False
+        roles = set(self.members.get(user_id, []))
+        for scope in scopes:
+            own = [o.allow for o in scope if o.kind == 2 and o.target == user_id]
+            if own:
+                return own[0]
+            by_role = [o.allow for o in scope if o.kind == 1 and o.target in roles]
+            if by_role:
+                return any(by_role)
+            everyone = [o.allow for o in scope if o.kind == 1 and o.target == self.id]
+            if everyone:
+                return everyone[0]
+        if default is None:
+            return True
+        return (self.channel_permissions(user_id, channel) & default) == default and default != 0
 
     def member_payload(self, user: User, *, permissions: int | None = None) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -292,11 +358,13 @@ class World:
         self.admin = User(ids.next(), "admin")
         self.member = User(ids.next(), "member")
         self.users: dict[int, User] = {u.id: u for u in (self.bot, self.owner, self.admin, self.member)}
-        self.guilds: dict[int, Guild] = {}
+        self.guilds: dict[int, Guild] = {}  # the guilds the bot is in
+        self.departed: dict[int, Guild] = {}  # guilds that removed the bot (they still exist, without it)
         self.default_guild = self.add_guild("Accord Watch Test")
 
-    def add_guild(self, name: str) -> Guild:
-        guild = Guild(self.ids.next(), name, owner_id=self.owner.id, joined_at=datetime.now(UTC))
+    def add_guild(self, name: str, shard: tuple[int, int] | None = None) -> Guild:
+        """A new guild with the bot in it; `shard` (id, count) places it on that shard."""
+        guild = Guild(self.ids.next(shard), name, owner_id=self.owner.id, joined_at=datetime.now(UTC))
         guild.roles[guild.id] = Role(guild.id, "@everyone", bits(EVERYONE_DEFAULT), 0)
         bot_role = Role(self.ids.next(), self.bot.username, bits(BOT_ROLE), 1, managed=True)
         admin_role = Role(self.ids.next(), "Admins", bits(ADMIN_ROLE), 2)
@@ -308,6 +376,24 @@ class World:
         self.add_channel(guild, "general")
         self.add_channel(guild, "news")
         return guild
+
+    def remove_bot(self, guild: Guild) -> None:
+        """The guild removed the bot: it no longer sees it, its channels or its members."""
+        del self.guilds[guild.id]
+        self.departed[guild.id] = guild
+
+    def rejoin(self, guild: Guild) -> None:
+        """The bot is added back to a guild that had removed it."""
+        del self.departed[guild.id]
+        guild.joined_at = datetime.now(UTC)
+        guild.members.setdefault(self.bot.id, [self.bot_role(guild).id])
+        self.guilds[guild.id] = guild
+
+    def add_role(self, guild: Guild, name: str, permissions: int, *, mentionable: bool = False) -> Role:
+        position = max(role.position for role in guild.roles.values()) + 1
+        role = Role(self.ids.next(), name, permissions, position, mentionable=mentionable)
+        guild.roles[role.id] = role
+        return role
 
     def add_channel(self, guild: Guild, name: str) -> Channel:
         channel = Channel(self.ids.next(), guild.id, name, position=len(guild.channels))
@@ -326,6 +412,10 @@ class World:
             if channel_id in guild.channels:
                 return guild.channels[channel_id]
         return None
+
+    def departed_channel(self, channel_id: int) -> Channel | None:
+        """A channel of a guild that removed the bot: it exists, and the bot may not see it (50001)."""
+        return next((g.channels[channel_id] for g in self.departed.values() if channel_id in g.channels), None)
 
     def bot_role(self, guild: Guild) -> Role:
         return next(role for role in guild.roles.values() if role.managed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -14,6 +16,8 @@ from bot.news.models import FetchStatus, Source, SourceState
 from bot.news.netguard import RefusedURLError, check_url
 from bot.news.parse import parse_feed
 from bot.wording import count
+
+CHOICE_LIMIT = 100  # an autocomplete choice's name and value, at most (Discord refuses longer)
 
 
 def _disabled(reason: str | None) -> str:
@@ -69,14 +73,25 @@ class SourcesCog(commands.GroupCog, group_name="sources", group_description="Thi
 
     @remove.autocomplete("source")
     async def _sources(self, interaction: discord.Interaction, typed: str) -> list[app_commands.Choice[str]]:
+        """The server's sources matching what is typed. A choice's value (at most 100 characters) must name the
+        source for `remove`: its URL, else its name when that is unique; a source with neither that short is
+        not offered (typing its whole URL still removes it)."""
         if interaction.guild_id is None:
             return []
         infos = await self.services.delivery.list_sources(interaction.guild_id)
-        return [
-            app_commands.Choice(name=shorten(info.name, 100), value=info.url[:100])
-            for info in infos
-            if typed.casefold() in (info.name + info.url).casefold()
-        ][:25]
+        names = Counter(info.name.casefold() for info in infos)
+        choices = []
+        for info in infos:
+            if typed.casefold() not in (info.name + info.url).casefold():
+                continue
+            if len(info.url) <= CHOICE_LIMIT:
+                value = info.url
+            elif len(info.name) <= CHOICE_LIMIT and names[info.name.casefold()] == 1:
+                value = info.name
+            else:
+                continue
+            choices.append(app_commands.Choice(name=shorten(info.name, CHOICE_LIMIT) or value, value=value))
+        return choices[:25]
 
     @app_commands.command(name="list", description="This server's own feeds and their health")
     @admin_only

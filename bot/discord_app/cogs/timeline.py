@@ -12,7 +12,7 @@ from bot.accords import Knowledge, TimelineEvent, country_choices, find_events, 
 from bot.discord_app.client import Services
 from bot.discord_app.flags import flag
 from bot.discord_app.pager import send_pages
-from bot.discord_app.render import EMBED_TOTAL_LIMIT, Item, build_embed, escape, paginate
+from bot.discord_app.render import EMBED_TOTAL_LIMIT, Item, build_embed, escape, link, paginate
 
 EVENTS_PER_PAGE = 6
 PAGE_TIMEOUT = 300.0
@@ -30,7 +30,8 @@ def event_item(event: TimelineEvent) -> Item:
     names = ", ".join(country.name for country in event.countries)
     confidence = "confirmed" if event.confidence == "confirmed" else "**reported**"
     outlets = f" by {escape(', '.join(event.outlets))}" if event.outlets else ""
-    value = f"{escape(event.summary)}\n{names} · {confidence}{outlets} · [source]({event.source_url})"
+    source = link("source", event.source_url)
+    value = f"{escape(event.summary)}\n{names} · {confidence}{outlets}" + (f" · {source}" if source != "source" else "")
     return Item(name, value)
 
 

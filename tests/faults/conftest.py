@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 import time
@@ -99,7 +100,8 @@ class Rig:
             )
 
     async def alerts(self, channels: list[int]) -> dict[int, Counter[str]]:
-        """Per channel, how many times each story's alert is there (by the story number in its footer)."""
+        """Per channel, how many times each story was posted: as an alert (the story number in its footer) or in a
+        summary of the alerts past the channel's cap for a round (each line names its story)."""
         found: dict[int, Counter[str]] = {}
         for channel in channels:
             counts: Counter[str] = Counter()
@@ -108,13 +110,19 @@ class Rig:
                     footer = embed.get("footer", {}).get("text", "")
                     if footer.startswith("Story "):
                         counts[footer.split(" ")[1]] += 1
+                    elif footer.startswith("Alerts summary"):
+                        counts.update(re.findall(r"/story (\d+)", embed.get("description", "")))
             found[channel] = counts
         return found
+
+    async def messages(self, channels: list[int]) -> int:
+        return sum([len(await self.emulator.channel_messages(channel)) for channel in channels])
 
     async def delivered(self, channels: list[int]) -> int:
         return sum(sum(counts.values()) for counts in (await self.alerts(channels)).values())
 
     async def wait_delivered(self, channels: list[int], at_least: int, within: float) -> int:
+        """Wait until at least `at_least` stories were posted over these channels."""
         deadline = time.monotonic() + within
         while True:
             count = await self.delivered(channels)

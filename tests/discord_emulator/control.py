@@ -398,7 +398,12 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
             raise Refused("status must be an HTTP error status (400-599)")
         extra = body.get("body")
         fault = Fault(
-            str(body.get("method") or "*").upper(), pattern, status, _int(body.get("count", 1), "count"), extra
+            str(body.get("method") or "*").upper(),
+            pattern,
+            status,
+            _int(body.get("count", 1), "count"),
+            extra,
+            after=bool(body.get("after", False)),
         )
         emu.faults.pending.append(fault)
         return reply(200, {"pending": sum(f.count for f in emu.faults.pending)})

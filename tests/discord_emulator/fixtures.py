@@ -129,10 +129,21 @@ class EmulatorHandle:
         return result
 
     async def fault(
-        self, method: str, path: str, status: int, count: int = 1, body: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        status: int,
+        count: int = 1,
+        body: dict[str, Any] | None = None,
+        *,
+        after: bool = False,
     ) -> None:
+        """The next `count` matching requests fail with `status`; with `after`, each is carried out first and only
+        its answer fails (Discord posted the message, the bot never heard)."""
         await self.call(
-            "POST", "/faults", {"method": method, "path": path, "status": status, "count": count, "body": body}
+            "POST",
+            "/faults",
+            {"method": method, "path": path, "status": status, "count": count, "body": body, "after": after},
         )
 
     async def requests(self) -> dict[str, Any]:

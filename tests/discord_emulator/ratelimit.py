@@ -109,6 +109,7 @@ class Fault:
     status: int
     count: int
     body: dict[str, Any] | None = None
+    after: bool = False  # carry the request out, then answer with the fault: the work is done, the answer lost
 
     def matches(self, method: str, path: str) -> bool:
         return self.count > 0 and self.method in (method, "*") and self.path.search(path) is not None

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from tests.discord_emulator.forms import Form, error_body, invalid_form
 from tests.discord_emulator.interactions import EPHEMERAL, LOADING, Interaction, Message
-from tests.discord_emulator.ratelimit import EXEMPT, retry_after_header
+from tests.discord_emulator.ratelimit import EXEMPT, Fault, retry_after_header
 from tests.discord_emulator.server import API_PREFIX, NONCE_WINDOW, Logged, error, reply
 from tests.discord_emulator.validation import check_choices, check_commands, check_message, message_flags
 from tests.discord_emulator.world import PERMISSIONS, Channel
@@ -35,23 +35,34 @@ def middleware(emu: Emulator) -> Any:
     return handle
 
 
+def _fault_reply(emu: Emulator, fault: Fault) -> web.StreamResponse:
+    if fault.status == 429:
+        emu.limiter.limited += 1
+        body: dict[str, Any] = {"message": "You are being rate limited.", "retry_after": 0.05, "global": False}
+        body |= fault.body or {}
+        headers = {
+            **VIA,
+            "Retry-After": retry_after_header(float(body["retry_after"])),
+            "X-RateLimit-Scope": "user",
+        }
+        if body.get("global"):
+            emu.limiter.global_limited += 1
+            headers["X-RateLimit-Global"] = "true"
+        return reply(429, body, headers)
+    return reply(fault.status, fault.body or {"code": 0, "message": f"{fault.status}: emulated fault"})
+
+
 async def _api(emu: Emulator, request: web.Request, handler: Handler, path: str) -> web.StreamResponse:
     fault = emu.faults.take(request.method, path)
-    if fault is not None:
-        if fault.status == 429:
-            emu.limiter.limited += 1
-            body: dict[str, Any] = {"message": "You are being rate limited.", "retry_after": 0.05, "global": False}
-            body |= fault.body or {}
-            headers = {
-                **VIA,
-                "Retry-After": retry_after_header(float(body["retry_after"])),
-                "X-RateLimit-Scope": "user",
-            }
-            if body.get("global"):
-                emu.limiter.global_limited += 1
-                headers["X-RateLimit-Global"] = "true"
-            return reply(429, body, headers)
-        return reply(fault.status, fault.body or {"code": 0, "message": f"{fault.status}: emulated fault"})
+    if fault is not None and not fault.after:
+        return _fault_reply(emu, fault)
+    response = await _serve(emu, request, handler, path)
+    if fault is not None and response.status < 400:  # done, and the answer lost on the way back
+        return _fault_reply(emu, fault)
+    return response
+
+
+async def _serve(emu: Emulator, request: web.Request, handler: Handler, path: str) -> web.StreamResponse:
     if not EXEMPT.match(path) and request.headers.get("Authorization") != f"Bot {emu.token}":
         return error(401, 0, "401: Unauthorized")
     route = request.match_info.route.resource

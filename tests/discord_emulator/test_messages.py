@@ -422,3 +422,21 @@ async def test_per_route_retry_after_header_is_whole_seconds(api: EmulatorHandle
     assert headers["Retry-After"].isdigit()
     assert int(headers["Retry-After"]) >= body["retry_after"] > 0
     assert isinstance(body["retry_after"], float)
+
+
+# Faults ------------------------------------------------------------------------------------------------------
+
+
+async def test_a_fault_after_the_work_posts_the_message_and_loses_the_answer(api: EmulatorHandle) -> None:
+    """For a bot's "posted but never heard back" path: the message exists, the answer is an error."""
+    channel_id = await api.channel_id("general")
+    await api.fault("POST", r"^/channels/\d+/messages$", 503, after=True)
+    status, _ = await post(api, {"content": "did it arrive?"})
+    assert status == 503
+    assert [m["content"] for m in await api.channel_messages(channel_id)] == ["did it arrive?"]
+    status, _ = await post(api, {"content": "and this one"})
+    assert status == 200  # the fault was used once
+    await api.fault("POST", r"^/channels/\d+/messages$", 503)
+    status, _ = await post(api, {"content": "refused before the work"})
+    assert status == 503
+    assert len(await api.channel_messages(channel_id)) == 2

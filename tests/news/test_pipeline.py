@@ -7,11 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.news.fetch import Fetcher, make_session
@@ -21,7 +23,7 @@ from bot.news.parse import parse_feed
 from bot.news.pipeline import Poller
 from bot.news.textnorm import normalize
 from bot.news.topics import default_query, parse_query
-from bot.store.news import NewsStore
+from bot.store.news import NewsStore, SavedPoll
 
 NOW = datetime(2020, 8, 14, 6, 0, tzinfo=UTC)
 
@@ -253,3 +255,68 @@ async def test_end_to_end_over_http_with_the_real_fetcher_then_a_304_poll(store:
     assert second.new_stories == ()
     assert second.updated_stories == ()
     assert await store.story(story.id) == story
+
+
+async def test_a_feed_that_cannot_be_parsed_is_a_failing_source_with_the_parsers_reason(store: NewsStore) -> None:
+    """Before, a billion-laughs or broken body showed as healthy (its fetch had succeeded)."""
+    laughs = Source("https://laughs.example/rss", "Laughs")
+    bomb = (Path(__file__).parent / "feeds" / "billion_laughs.xml").read_bytes()
+    fetcher = ScriptedFetcher({laughs.url: bomb, BBC.url: rss(UAE_BBC)})
+    report = await Poller(store, fetcher, lambda: NOW).poll([laughs, BBC])
+    by_url = {s.url: s for s in report.sources}
+    assert by_url[laughs.url].status == "error"
+    assert (by_url[laughs.url].error or "").startswith("not a feed the bot can read: ")
+    state = (await store.load_states([laughs.url]))[laughs.url]
+    assert state.consecutive_failures == 1
+    assert (state.last_error or "").startswith("not a feed the bot can read: ")
+    assert state.body_hash is None  # read and judged again next time, not taken as unchanged
+    again = await Poller(store, fetcher, lambda: NOW + timedelta(hours=1)).poll([laughs])
+    assert again.sources[0].status == "error"
+    assert (await store.load_states([laughs.url]))[laughs.url].consecutive_failures == 2
+
+
+async def test_a_nul_in_a_title_is_stripped_at_the_boundary(store: NewsStore) -> None:
+    """Before, one NUL made PostgreSQL refuse the whole poll's transaction, every poll."""
+    poisoned = ("Israel and UAE strike\x00 historic deal to normalise relations", "https://bbc.example/uae", "")
+    report = await Poller(store, ScriptedFetcher({BBC.url: rss(poisoned), CNN.url: rss(UAE_CNN)}), lambda: NOW).poll(
+        [BBC, CNN]
+    )
+    assert [s.status for s in report.sources] == ["ok", "ok"]
+    stored = await store.all_stories()
+    assert any("strike historic deal" in a.title for s in stored for a in s.articles)
+    assert all("\x00" not in a.title for s in stored for a in s.articles)
+
+
+class RefusingStore(NewsStore):
+    """A store whose database refuses any write holding one source's articles (bad data that got through)."""
+
+    def __init__(self, engine: AsyncEngine, refused: str) -> None:
+        super().__init__(engine)
+        self.refused = refused
+
+    async def save_poll(self, **kwargs: Any) -> SavedPoll:
+        if any(a.source_url == self.refused for d in kwargs["drafts"] for a in d.added):
+            raise DBAPIError("INSERT", {}, ValueError("invalid byte sequence"))
+        return await super().save_poll(**kwargs)
+
+
+async def test_one_sources_unwritable_data_fails_that_source_not_the_poll(engine: AsyncEngine) -> None:
+    store = RefusingStore(engine, CNN.url)
+    fetcher = ScriptedFetcher({BBC.url: rss(UAE_BBC), CNN.url: rss(UAE_CNN), GDN.url: rss(OFF_TOPIC)})
+    report = await Poller(store, fetcher, lambda: NOW).poll([BBC, CNN, GDN])
+    by_url = {s.url: s for s in report.sources}
+    assert (by_url[BBC.url].status, by_url[GDN.url].status) == ("ok", "ok")
+    assert by_url[CNN.url].status == "error"
+    assert by_url[CNN.url].error == "its news could not be stored (the database refused it)"
+    assert [a.url for s in report.new_stories for a in s.articles] == [UAE_BBC[1]]
+    states = await store.load_states([BBC.url, CNN.url])
+    assert states[BBC.url].consecutive_failures == 0
+    assert states[CNN.url].consecutive_failures == 1
+    assert await store.known_identities([UAE_CNN[1]]) == set()  # not remembered: tried again next poll
+
+
+async def test_a_future_date_is_clamped_to_the_time_seen(store: NewsStore) -> None:
+    future = ("UAE and Israel agree to normalize ties", "https://future.example/a", "Tue, 01 Jan 2036 00:00:00 +0000")
+    report = await Poller(store, ScriptedFetcher({BBC.url: rss(future)}), lambda: NOW).poll([BBC])
+    (story,) = report.new_stories
+    assert story.articles[0].published == NOW

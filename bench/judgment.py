@@ -169,9 +169,7 @@ def expected_events(folder: Path, labels: Sequence[Label]) -> list[ExpectedEvent
     return [ExpectedEvent(story, frozenset(kinds[story]), tuple(countries[story])) for story in kinds]
 
 
-async def run_engine(
-    feeds: Sequence[Path], now: datetime
-) -> tuple[dict[str, Decision], dict[int, EngineStory]]:
+async def run_engine(feeds: Sequence[Path], now: datetime) -> tuple[dict[str, Decision], dict[int, EngineStory]]:
     """Every article's decision (by canonical link) and the stories, from `python -m bot check --all --json`."""
     parser = argparse.ArgumentParser()
     add_arguments(parser)

@@ -18,7 +18,10 @@ figures are what an operator would see. Scoring rules (../shared/corpus/README.m
   names the countries;
 - a labelled story is split when its flagged items lie in more stories than its time span forces: a story spans
   at most the clustering window, so items a week apart are allowed apart, items of one day are not. Splits
-  count the labelled stories split.
+  count the labelled stories split;
+- merges (printed, not a bar of the issue) count the stories that hold items of two labelled stories which both
+  expect an event: two events told as one. Commentary (a labelled story with no expected event) joining an event's
+  story is no merge.
 
 `--timing` measures the match stage (`TopicMatcher.tag` on every item of the folders) and clustering (every
 matched article into a `Clusterer`), three runs each, and prints min and median.
@@ -103,6 +106,7 @@ class Judgment:
     events_found: list[str] = field(default_factory=list)
     events_missed: list[tuple[str, str]] = field(default_factory=list)  # story key, what the engine said
     splits: list[tuple[str, int, int]] = field(default_factory=list)  # story key, stories, stories allowed
+    merges: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # story title, labelled stories
     why: dict[str, str] = field(default_factory=dict)  # link -> the engine's reason, for wrong items
 
     @property
@@ -274,6 +278,17 @@ async def judge(folder: Path, *, window: timedelta = DEFAULT_WINDOW) -> Judgment
             wanted = f"{'/'.join(sorted(expected.kinds))} ({', '.join(expected.countries)})"
             judgment.events_missed.append((expected.story, f"wanted {wanted}, got {got}: {chosen.title}"))
 
+    expected_keys = {expected.story for expected in expected_events(folder, labels)}
+    held_by: dict[int, set[str]] = defaultdict(set)
+    for key in expected_keys:
+        for label in by_story[key]:
+            story_id = story_of(label)
+            if story_id is not None:
+                held_by[story_id].add(key)
+    for story_id, keys in sorted(held_by.items()):
+        if len(keys) > 1:
+            judgment.merges.append((stories[story_id].title, tuple(sorted(keys))))
+
     for key, members in sorted(by_story.items()):
         placed = {(label.link, story_of(label)) for label in members if story_of(label) is not None}
         ids = {story_id for _, story_id in placed}
@@ -293,6 +308,7 @@ def report(judgment: Judgment, *, why: bool) -> str:
         f"  recall    {judgment.recall:.2f} ({judgment.true_positives} of {judgment.relevant} relevant items flagged)",
         f"  events    {len(judgment.events_found)} of {judgment.events_expected} found",
         f"  splits    {judgment.split_count}",
+        f"  merges    {len(judgment.merges)}",
     ]
 
     def item(label: Label) -> str:
@@ -309,6 +325,8 @@ def report(judgment: Judgment, *, why: bool) -> str:
         lines.append(f"    missed event {story}: {what}")
     for story, count, allowed in judgment.splits:
         lines.append(f"    split {story}: in {count} stories, {allowed} allowed by its time span")
+    for title, keys in judgment.merges:
+        lines.append(f"    merged {', '.join(keys)} in one story: {title}")
     return "\n".join(lines)
 
 

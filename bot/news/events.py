@@ -20,29 +20,34 @@ first rule below that fits wins, whatever the order of the words, because some c
 9. intent_to_join, an agreement reached: agreed, established, restored, finalized or sealed relations or a deal
    ("agree to normalize", "finalize text of peace agreement", "to normalise ties"). The country has said yes but
    signed nothing yet (the UAE announced on 2020-08-13 and signed on 09-15); a deal only "in reach" is not one.
-   Rules 6-9 are prospective: an effort or a bargain named before the act ("urges X to join", "vow to work
-   together to normalise", "offers its price to normalize") makes the article talks, as the deal is being sought.
-10. talks: talks, negotiations, discussions, visits, meetings, a delegation: official visits are talks; and one
-    leader telling another's ("deal in reach, Netanyahu tells Biden"): an exchange between two states is talks.
+   Rules 5-9 are prospective: an effort, a bargain or talks named before the act ("urges X to join", "vow to work
+   together to normalise", "offers its price to normalize", "in talks to join") make the article talks, as the
+   deal is being sought.
+10. talks: talks, negotiations, discussions, visits, meetings, a delegation (official visits are talks), and one
+    leader telling another's ("deal in reach, Netanyahu tells Biden"): an exchange between two states.
 11. recognition: recognize/recognise + Israel, a state or sovereignty.
-12. statement, reported speech: says, tells, suggests, welcomes, praises, when its speaker is named just before
-    the verb ("Netanyahu tells"). A welcome does not hide the act it welcomes (rules 5-11 come first), so a
-    reaction that reports the deal joins the deal's story; and words with no speaker we can place ("..., envoy
-    says") are commentary, not a country's statement, so they carry no event and join the story they comment on.
+12. statement, reported speech (says, tells, suggests, welcomes, praises) when its speaker is named just before
+    the verb: "Saudi crown prince says normalization gets closer" is Saudi Arabia's statement. A welcome does not
+    hide the act it welcomes (rules 5-11 come first), so a reaction that reports the deal joins the deal's story;
+    words with no speaker we can place ("..., envoy says") are commentary, not a country's statement.
+13. talks, a prospect: closer, near, within reach ("Israel, Saudi Arabia closer to a deal, officials say"); after
+    reported speech, because what a named country says of its prospects is its statement. An article with no cue
+    at all carries no event and joins the story it comments on (bot.news.stories).
 
-The countries: Israel and the US are the counterparties of every accord, and the Palestinians a party to the
-conflict, not a candidate for normalization: none of them is the subject of an act unless it is the only country
-named before the cue ("Israel and US hold talks"); an accession never names them ("Trump says another country will
-join" names no country, not the United States). Among the others, those named before the cue in the same part are
-the subjects ("UAE, Bahrain and Israel sign"), else the first one after it ("Knesset approves UAE peace deal").
-When the part that holds the cue names no partner, the other part may ("See the question Trump asked Netanyahu",
-whose summary names Sudan). Egypt and Jordan, whose treaties with Israel (1979, 1994) precede the accords, are
-subjects of an accession only when no other country is a candidate ("Egypt's peace treaty" never makes Egypt a
-member), but of anything else like any country: Jordan recalling its ambassador is Jordan's suspension.
-A statement belongs to its speaker, the country named just before the verb of saying ("Netanyahu tells", "Iran's
-president warns"), Israel and the US included, followed by the country it is about when that is another one:
-(IR, SA) for "Iran warns Saudi Arabia not to make peace with Israel". So statements of different speakers are
-different events (see bot.news.stories).
+The countries of an act: Israel and the US are the counterparties of every accord and the Palestinians a party to
+the conflict, not candidates for normalization, so none of them is the subject of an act unless it is the only
+country named before the cue ("Israel and US hold talks"), and an accession never names them ("Trump says another
+country will join" names no country, not the United States); the Palestinians can be the actor of a suspension
+("Palestinians recall envoy to UAE"). Among the others, those named before the cue in the same part are the
+subjects ("UAE, Bahrain and Israel sign"), else the first one after it ("Knesset approves UAE peace deal"); when
+that part names none, the other part may ("See the question Trump asked Netanyahu", whose summary names Sudan).
+Egypt and Jordan, whose treaties with Israel (1979, 1994) precede the accords, are subjects of an accession only
+when no other country is a candidate ("Egypt's peace treaty" never makes Egypt a member), but of anything else
+like any country: Jordan recalling its ambassador is Jordan's suspension.
+A statement belongs to its speaker, the country named just before the first verb of saying ("Iran's president
+warns", "Erdogan condemns UAE-Israel deal, threatens..." is Turkey's), Israel and the US included, followed by the
+country it is about when that is another one: (IR, SA) for "Iran warns Saudi Arabia not to make peace with Israel".
+So statements of different speakers are different events (see bot.news.stories).
 """
 
 from __future__ import annotations
@@ -100,7 +105,7 @@ _NEGATED_ACTS = "|".join(
 _EFFORT = (
     "vow|vows|vowed|pledg*|work to|works to|working to|work toward*|works toward*|work together|push*|seek*|hope*"
     "|aim*|try|tries|trying|effort*|bid to|urg*|press*|call on|calls on|called on|price|in exchange|encourag*"
-    "|persuad*|convinc*|يحث|حث|تسعى|يسعى|דוחק|מנסה|призв*|призыва*|добива*"
+    "|persuad*|convinc*|talks|negotiat*|يحث|حث|تسعى|يسعى|דוחק|מנסה|призв*|призыва*|добива*"
 )
 
 
@@ -188,6 +193,7 @@ def _rules() -> tuple[_Rule, ...]:
             spoken=True,
             needs_speaker=True,
         ),
+        _rule(EventKind.TALKS, "closer|close to|near*|within reach|in reach|on track|imminent|prospect*"),
     )
 
 
@@ -221,12 +227,15 @@ def _speaker(part: list[Mention], trigger: int) -> Mention | None:
 
 
 def _partner_subjects(part: list[Mention], trigger: int, kind: EventKind) -> tuple[str, ...]:
-    """The partners an act is about: those named before the cue, else the first one after it."""
-    partners = [m for m in part if m.key not in _NOT_PARTNERS]
-    if kind in _ACCESSION and any(m.key not in _OLD_TREATIES for m in partners):
-        partners = [m for m in partners if m.key not in _OLD_TREATIES]
-    before = [m.key for m in partners if m.position < trigger]
-    return tuple(dict.fromkeys(before or [m.key for m in partners[:1]]))
+    """The partners an act is about: those named before the cue, else the first one after it. The Palestinians
+    count only as the actor of a suspension ("Palestinians recall envoy to UAE")."""
+    actors = _COUNTERPARTIES if kind is EventKind.SUSPENSION else _NOT_PARTNERS
+    candidates = [m for m in part if m.key not in actors]
+    if kind in _ACCESSION and any(m.key not in _OLD_TREATIES for m in candidates):
+        candidates = [m for m in candidates if m.key not in _OLD_TREATIES]
+    before = [m.key for m in candidates if m.position < trigger]
+    after = [m.key for m in candidates if m.position >= trigger and m.key not in _NOT_PARTNERS]
+    return tuple(dict.fromkeys(before or after[:1]))
 
 
 def _subjects(found: list[Mention], in_title: bool, trigger: int, kind: EventKind) -> tuple[str, ...]:
@@ -235,16 +244,24 @@ def _subjects(found: list[Mention], in_title: bool, trigger: int, kind: EventKin
     part = [m for m in found if m.in_title == in_title]
     subjects = _partner_subjects(part, trigger, kind)
     if not subjects:
-        subjects = _partner_subjects([m for m in found if m.in_title != in_title], 1 << 30, kind)[:1]
+        other = [m for m in found if m.in_title != in_title and m.key not in _NOT_PARTNERS]
+        subjects = _partner_subjects(other, 1 << 30, kind)[:1]
     if subjects or kind in _ACCESSION:
         return subjects
     return tuple(m.key for m in part if m.key in _COUNTERPARTIES and m.position < trigger)[:1]
 
 
-def _statement(found: list[Mention], in_title: bool, trigger: int, kind: EventKind) -> tuple[str, ...]:
-    """A statement's countries: its speaker, then the country it is about when that is another one."""
+def _statement(
+    document: Document, found: list[Mention], in_title: bool, trigger: int, kind: EventKind
+) -> tuple[str, ...]:
+    """A statement's countries: its speaker, then the country it is about when that is another one. The speaker is
+    named before the first verb of saying in the part ("Erdogan condemns UAE-Israel deal, threatens to recall
+    envoy" is Turkey's, not Israel's)."""
     part = [m for m in found if m.in_title == in_title]
-    speaker = _speaker(part, trigger)
+    first = min(
+        (p for rule in _rules() if rule.spoken for p in _hits(document, rule.groups[0], in_title)), default=trigger
+    )
+    speaker = _speaker(part, min(first, trigger))
     if speaker is None:
         return _subjects(found, in_title, trigger, EventKind.STATEMENT)[:1]
     about = [m.key for m in part if m.key not in _NOT_PARTNERS and m.key != speaker.key]
@@ -269,7 +286,7 @@ def _read(document: Document, found: list[Mention], in_title: bool) -> DetectedE
         if rule.prospective and any(position < trigger for position in _hits(document, _effort(), in_title)):
             kind = EventKind.TALKS
         if rule.spoken:
-            return DetectedEvent(kind, _statement(found, in_title, trigger, kind))
+            return DetectedEvent(kind, _statement(document, found, in_title, trigger, kind))
         subjects = _subjects(found, in_title, trigger, kind)
         return DetectedEvent(kind, subjects[:1] if kind is EventKind.STATEMENT else subjects)
     return None

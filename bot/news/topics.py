@@ -31,10 +31,11 @@ DEFAULT_TOPIC_NAME = "accords"
 # 4. a country breaking or downgrading relations with Israel (recalling or expelling an ambassador, cutting or
 #    suspending ties), whatever the country: Jordan has a treaty and is not a partner, yet its recall is news;
 # 5. with a plausible partner named: a relation bound to Israel in one phrase ("ties with Israel", "Israel deal",
-#    "deal between Israel and", "Israel signs"), diplomatic relations, an Israeli official's visit, or a peace
-#    agreement agreed, signed, finalized or approved. Binding the relation word to Israel is what keeps out news
-#    that only names Israel and a Gulf state side by side: a strike, an arms sale, a summit, an Aramco deal, a
-#    boycott. Partners leave out Egypt, Jordan and Qatar, which broker Gaza truces and have old treaties, not new
+#    "deal between Israel and", "Israel signs"), Israel and the partner as joint subjects of an act of relations
+#    ("Israel and Morocco sign", "Bahrain and Israel open"), diplomatic relations, an Israeli official's visit, or
+#    a peace agreement agreed, signed, finalized or approved. Binding the relation word to Israel is what keeps out
+#    news that only names Israel and a Gulf state side by side: a strike, an arms sale, a summit, an Aramco deal,
+#    a boycott. Partners leave out Egypt, Jordan and Qatar, which broker Gaza truces and have old treaties, not new
 #    ties. A ceasefire, truce or hostage deal, or a deal between Israel and Hamas or Hezbollah, is war diplomacy,
 #    and a peace agreement next to Gaza, Hamas, Hezbollah, a truce or hostages is that war's, not normalization.
 _ISRAEL = "(Israel* OR Knesset OR Netanyahu OR اسرائيل* OR ישראל* OR израил*)"
@@ -48,18 +49,22 @@ _PARTNERS_EN = (
 _RELATIONS_EN = (
     '"ties with Israel*" OR "relations with Israel*" OR "peace with Israel*" OR "deal with Israel*"'
     ' OR "agreement with Israel*" OR "accord* with Israel*" OR "treaty with Israel*" OR "pact with Israel*"'
-    ' OR "ties to Israel*" OR "ties between Israel*" OR "relations between Israel*" OR "deal between Israel*"'
-    ' OR "agreement between Israel*" OR "peace between Israel*" OR "Israel* ties" OR "Israel* relations"'
-    ' OR "Israel* deal" OR "Israel* accord*" OR "Israel* agreement" OR "Israel* treaty" OR "Israel* pact"'
-    ' OR "Israel* peace" OR "embassy in Israel*" OR "ambassador to Israel*" OR "envoy to Israel*"'
-    ' OR "Israel* embassy" OR "Israel* ambassador*" OR "Israel* envoy*" OR "Israel* sign" OR "Israel* signs"'
-    ' OR "Israel* signed" OR "Israel* to sign" OR "signed with Israel*" OR "sign with Israel*"'
+    ' OR "ties to Israel*" OR "deal between Israel*" OR "Israel* ties" OR "Israel* relations" OR "Israel* deal"'
+    ' OR "Israel* accord*" OR "Israel* agreement" OR "Israel* treaty" OR "Israel* peace" OR "embassy in Israel*"'
+    ' OR "ambassador to Israel*" OR "envoy to Israel*" OR "Israel* embassy" OR "Israel* ambassador*"'
+    ' OR "Israel* envoy*" OR "Israel* sign*" OR "Israel* to sign" OR "sign* with Israel*"'
     ' OR "diplomatic relations" OR "diplomatic ties" OR "full relations" OR "formal relations" OR "full diplomatic"'
     ' OR "liaison office*"'
+    ' OR (("Israel and the UAE" OR "Israel and UAE" OR "UAE and Israel" OR "Israel and Emirat*"'
+    ' OR "Emirat* and Israel" OR "Israel and Bahrain*" OR "Bahrain* and Israel" OR "Israel and Morocc*"'
+    ' OR "Morocc* and Israel" OR "Israel and Sudan*" OR "Sudan* and Israel" OR "Israel and Saudi*"'
+    ' OR "Saudi* and Israel" OR "Israel and Kosovo*" OR "Kosovo* and Israel" OR "Israel and Somaliland*"'
+    ' OR "Somaliland* and Israel" OR "Israel and Oman*" OR "Oman* and Israel" OR "Israel and Indonesia*"'
+    ' OR "Indonesia* and Israel" OR "Israel and Mauritania*" OR "Mauritania* and Israel")'
+    " (sign* OR ink* OR agree* OR establish* OR open OR opens OR opened))"
     ' OR (("Israel* minister*" OR "Israel* foreign minister" OR "Israel* prime minister" OR "Israel* president"'
-    ' OR "Israel* official*" OR "Israel* delegation*" OR "Israel* leader*" OR "Israel* cabinet"'
-    ' OR "Israel* tourism minister" OR "Israel* defence minister" OR "Israel* defense minister"'
-    ' OR "Israel* economy minister" OR "Israel* communications minister" OR "first visit" OR "first public visit"'
+    ' OR "Israel* official*" OR "Israel* delegation*" OR "Israel* cabinet" OR "Israel* tourism minister"'
+    ' OR "Israel* defence minister" OR "Israel* defense minister" OR "first visit" OR "first public visit"'
     ' OR "first official visit" OR "historic visit") (visit* OR arriv* OR trip OR lands OR landed))'
     ' OR (("peace agreement" OR "peace deal" OR "peace treaty" OR "peace accord*")'
     " (agree* OR sign OR signs OR signed OR signing OR finaliz* OR finalis* OR reach* OR strike OR strikes OR struck"
@@ -68,8 +73,7 @@ _RELATIONS_EN = (
 )
 _WAR_DEALS = (
     '("between Israel and Hamas" OR "between Hamas and Israel" OR "between Israel and Hezbollah"'
-    ' OR "ceasefire deal" OR "ceasefire agreement" OR "truce deal" OR "truce agreement" OR "hostage deal"'
-    ' OR "hostages deal")'
+    ' OR "ceasefire deal" OR "ceasefire agreement" OR "truce deal" OR "truce agreement" OR "hostage* deal")'
 )
 _PARTNERS_OTHER = (
     "(الامارات OR اماراتي* OR البحرين OR المغرب OR السودان OR السعودي* OR كازاخستان OR האמירויות OR בחריין OR מרוקו"

@@ -32,12 +32,12 @@ DEFAULT_TOPIC_NAME = "accords"
 #    suspending ties), whatever the country: Jordan has a treaty and is not a partner, yet its recall is news;
 # 5. with a plausible partner named: a relation bound to Israel in one phrase ("ties with Israel", "Israel deal",
 #    "deal between Israel and", "Israel signs"), Israel and the partner as joint subjects of an act of relations
-#    ("Israel and Morocco sign", "Bahrain and Israel open"), diplomatic relations, an Israeli official's visit, or
-#    a peace agreement agreed, signed, finalized or approved. Binding the relation word to Israel is what keeps out
-#    news that only names Israel and a Gulf state side by side: a strike, an arms sale, a summit, an Aramco deal,
-#    a boycott. Partners leave out Egypt, Jordan and Qatar, which broker Gaza truces and have old treaties, not new
-#    ties. A ceasefire, truce or hostage deal, or a deal between Israel and Hamas or Hezbollah, is war diplomacy,
-#    and a peace agreement next to Gaza, Hamas, Hezbollah, a truce or hostages is that war's, not normalization.
+#    ("Israel and Morocco sign", "Bahrain and Israel open embassies"), diplomatic relations, an Israeli official's
+#    visit, or a peace agreement agreed, signed, finalized or approved. Binding the relation word to Israel is what
+#    keeps out news that only names Israel and a Gulf state side by side: a strike, an arms sale, a summit, an
+#    Aramco deal, a boycott. Partners leave out Egypt, Jordan and Qatar, which broker Gaza truces and have old
+#    treaties, not new ties. A ceasefire, truce or hostage deal, or a deal between Israel and Hamas or Hezbollah, is
+#    war diplomacy, and a peace agreement next to Gaza, Hamas, Hezbollah, a truce or hostages is that war's.
 _ISRAEL = "(Israel* OR Knesset OR Netanyahu OR اسرائيل* OR ישראל* OR израил*)"
 # Clause 5 in English, then in Arabic, Hebrew and Russian: each starts with the words that fail soonest on the many
 # articles that name Israel and no partner, so that they are rejected after a few look-ups.
@@ -61,7 +61,7 @@ _RELATIONS_EN = (
     ' OR "Saudi* and Israel" OR "Israel and Kosovo*" OR "Kosovo* and Israel" OR "Israel and Somaliland*"'
     ' OR "Somaliland* and Israel" OR "Israel and Oman*" OR "Oman* and Israel" OR "Israel and Indonesia*"'
     ' OR "Indonesia* and Israel" OR "Israel and Mauritania*" OR "Mauritania* and Israel")'
-    " (sign* OR ink* OR agree* OR establish* OR open OR opens OR opened))"
+    " (sign* OR ink* OR agree* OR establish* OR embass*))"
     ' OR (("Israel* minister*" OR "Israel* foreign minister" OR "Israel* prime minister" OR "Israel* president"'
     ' OR "Israel* official*" OR "Israel* delegation*" OR "Israel* cabinet" OR "Israel* tourism minister"'
     ' OR "Israel* defence minister" OR "Israel* defense minister" OR "first visit" OR "first public visit"'

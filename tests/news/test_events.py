@@ -92,7 +92,13 @@ def test_an_accession_never_names_israel_or_the_us() -> None:
         ("Israel and Sudan finalise text of peace agreement", "", EventKind.INTENT_TO_JOIN, ("SD",)),
         # a welcome does not hide the act it welcomes
         ("Egypt welcomes UAE and Israel agreement to normalize relations", "", EventKind.INTENT_TO_JOIN, ("AE",)),
-        # a statement belongs to the speaker named before the verb, then to the country it is about
+        # the Palestinians are no candidate for normalization, but they can recall an envoy
+        ("Palestinians recall envoy to UAE over Israel deal", "", EventKind.SUSPENSION, ("PS",)),
+        # talks before the act, or a prospect: the deal is sought
+        ("Azerbaijan in talks to join Abraham Accords, sources say", "", EventKind.TALKS, ("AZ",)),
+        ("Israel, Saudi Arabia closer to normalization deal, officials say", "", EventKind.TALKS, ("SA",)),
+        # a statement belongs to the speaker named before the (first) verb of saying, then to its subject
+        ("Erdogan condemns UAE-Israel deal, threatens to recall envoy", "", EventKind.STATEMENT, ("TR", "AE")),
         ("Netanyahu says normalization with Saudi Arabia is close", "", EventKind.STATEMENT, ("IL", "SA")),
         ("Iran's president warns Bahrain against peace with Israel", "", EventKind.STATEMENT, ("IR", "BH")),
     ],

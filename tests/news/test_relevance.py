@@ -21,6 +21,9 @@ from bot.news.topics import default_query
         ("Bahrain says peace with Israel stands", ""),
         ("Sudan and Israel finalise text of peace agreement", "The deal will be signed later, the Sudanese side said."),
         ("Emirati minister: ties with Israel are here to stay", "The UAE official spoke in Abu Dhabi."),
+        # Israel and a partner as joint subjects of an act of relations
+        ("Israel and Morocco sign defence cooperation agreement", ""),
+        ("Bahrain and Israel open embassies", ""),
         # an Israeli official's visit to a partner, or a first visit
         ("Israeli defence minister lands in Manama", "Bahrain hosts the first such trip."),
         ("Moroccan foreign minister makes first official visit to Israel", ""),
@@ -40,6 +43,8 @@ def test_normalization_news_is_relevant(title: str, summary: str) -> None:
         ("Israeli army objects to US sale of F-35 jets to the UAE", "The sale follows last month's peace deal."),
         ("Saudi Arabia and UAE welcome Gaza peace deal between Israel and Hamas", "A truce begins on Friday."),
         ("Netanyahu faces protests; Saudi Aramco strengthens ties with China", "Also in today's newsletter."),
+        ("Houthis fire missiles at Israel and Saudi Arabia", "Iran's allies opened a new front."),
+        ("Was the killing the opening shot of a war?", "Trump and his hardline Israeli and Saudi allies agree."),
         # celebrity and boycott stories that mention Israel
         ("Model criticised in Dubai over post about Israel boycott", "The UAE-based brand dropped the campaign."),
         ("Singer cancels Tel Aviv show as Bahrain festival adds date", ""),

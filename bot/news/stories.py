@@ -80,15 +80,15 @@ KIND_WEIGHT: dict[EventKind | None, float] = {
     EventKind.SUSPENSION: 3.0,
     EventKind.RATIFICATION: 2.0,
     EventKind.RECOGNITION: 2.0,
-    EventKind.TALKS: 1.4,
-    EventKind.STATEMENT: 0.9,
-    None: 0.7,
+    EventKind.TALKS: 1.5,
+    EventKind.STATEMENT: 1.0,
+    None: 0.8,
 }
 # An accession step (intent, joining, signing) that the country had taken before the story, or an act of no named
 # partner: a follow-up, weighed as a statement, so that every new accession outranks it.
-FOLLOW_UP_WEIGHT = 0.9
+FOLLOW_UP_WEIGHT = 1.0
 # Past this many independent outlets a story is confirmed: more coverage must not lift a statement to an accession.
-MAX_OUTLETS = 4
+MAX_OUTLETS = 3
 
 # Aggregators whose host says nothing about the outlet: the outlet's name is used instead.
 _AGGREGATOR_HOSTS = frozenset({"news.google.com", "news.yahoo.com", "msn.com"})
@@ -277,14 +277,13 @@ def score(kind: EventKind | None, outlets: int, *, follow_up: bool = False) -> f
     """A story's importance: score = W × (1 + log2(min(outlets, MAX_OUTLETS))), whenever it is computed.
 
     W is 3 for a new accession (a country's intent, joining or signing, a step it had not taken before) and a
-    suspension, 2 for a ratification and a recognition, 1.4 for talks, 0.9 for a statement and for a `follow_up`
-    (an accession step taken before, or an act of no named partner: see `is_follow_up`), 0.7 for no event.
-    `outlets` counts independent outlets (distinct hosts): doubling them adds one unit, up to four, past which a
-    story is confirmed and more coverage says no more. So a new accession from one outlet (3) outranks any
-    follow-up, statement or commentary however widely reported (at most 2.7). No recency: a story's score does not
-    change with the clock, so a saved feed of 2020 ranks as it did on its day (digests and alerts already look only
-    at recent stories).
-    Rounded to 3 decimals so that equal stories compare equal.
+    suspension, 2 for a ratification and a recognition, 1.5 for talks, 1 for a statement and for a `follow_up` (an
+    accession step taken before, or an act of no named partner: see `is_follow_up`), 0.8 for no event. `outlets`
+    counts independent outlets (distinct hosts): doubling them adds one unit, up to three, past which a story is
+    confirmed and more coverage says no more. So a new accession from one outlet (3) outranks any follow-up,
+    statement or commentary however widely reported (at most 2.585). No recency: a story's score does not change
+    with the clock, so a saved feed of 2020 ranks as it did on its day (digests and alerts already look only at
+    recent stories). Rounded to 3 decimals so that equal stories compare equal.
     """
     weight = FOLLOW_UP_WEIGHT if follow_up else KIND_WEIGHT[kind]
     return round(weight * (1 + math.log2(min(max(outlets, 1), MAX_OUTLETS))), 3)

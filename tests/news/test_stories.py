@@ -254,12 +254,11 @@ def test_title_similarity_is_the_overlap_of_content_words() -> None:
 
 
 def test_score_ranks_by_kind_and_independent_outlets_whenever_it_is_computed() -> None:
-    big_join = score(EventKind.JOINED, 8)
-    assert big_join == score(EventKind.JOINED, 4) == 9.0  # 3 x (1 + log2 4): past four outlets a story is confirmed
+    assert score(EventKind.JOINED, 8) == score(EventKind.JOINED, 3) == 7.755  # 3 x (1 + log2 3): confirmed
     assert score(EventKind.JOINED, 1) == 3.0
     assert score(EventKind.JOINED, 2) == 6.0
-    assert score(EventKind.TALKS, 4) == 4.2
-    assert score(None, 1) == 0.7
+    assert score(EventKind.TALKS, 1) == 1.5
+    assert score(None, 1) == 0.8
     # a new accession from one outlet outranks any follow-up, statement or commentary, however widely reported
     lone_accession = score(EventKind.INTENT_TO_JOIN, 1)
     for kind in (EventKind.STATEMENT, None, EventKind.SIGNING):

@@ -39,21 +39,20 @@ DEFAULT_TOPIC_NAME = "accords"
 #    treaties, not new ties. A ceasefire, truce or hostage deal, or a deal between Israel and Hamas or Hezbollah, is
 #    war diplomacy, and a peace agreement next to Gaza, Hamas, Hezbollah, a truce or hostages is that war's.
 _ISRAEL = "(Israel* OR Knesset OR Netanyahu OR اسرائيل* OR ישראל* OR израил*)"
-# Clause 5 in English, then in Arabic, Hebrew and Russian: each starts with the words that fail soonest on the many
-# articles that name Israel and no partner, so that they are rejected after a few look-ups.
+# Clause 5 in English, then in Arabic, Hebrew and Russian, each starting with Israel and the partners.
 _PARTNERS_EN = (
     '(UAE OR Emirat* OR "Abu Dhabi" OR Bahrain* OR Manama OR Morocc* OR Rabat OR Sudan* OR Khartoum OR Kazakh*'
     " OR Kosovo* OR Somaliland* OR Saudi* OR Riyadh OR Oman* OR Mauritania* OR Indonesia* OR Azerbaijan* OR Uzbek*"
     " OR Gulf)"
 )
 _RELATIONS_EN = (
-    '"ties with Israel*" OR "relations with Israel*" OR "peace with Israel*" OR "deal with Israel*"'
-    ' OR "agreement with Israel*" OR "accord* with Israel*" OR "treaty with Israel*" OR "pact with Israel*"'
-    ' OR "ties to Israel*" OR "deal between Israel*" OR "Israel* ties" OR "Israel* relations" OR "Israel* deal"'
-    ' OR "Israel* accord*" OR "Israel* agreement" OR "Israel* treaty" OR "Israel* peace" OR "embassy in Israel*"'
-    ' OR "ambassador to Israel*" OR "envoy to Israel*" OR "Israel* embassy" OR "Israel* ambassador*"'
-    ' OR "Israel* envoy*" OR "Israel* sign*" OR "Israel* to sign" OR "sign* with Israel*"'
-    ' OR "diplomatic relations" OR "diplomatic ties" OR "full relations" OR "formal relations" OR "full diplomatic"'
+    '"ties with Israel" OR "relations with Israel" OR "peace with Israel" OR "deal with Israel"'
+    ' OR "agreement with Israel" OR "accord* with Israel" OR "treaty with Israel" OR "pact with Israel"'
+    ' OR "ties to Israel" OR "deal between Israel" OR "Israel ties" OR "Israel relations" OR "Israel deal"'
+    ' OR "Israel accord*" OR "Israel agreement" OR "Israel treaty" OR "Israel peace" OR "embassy in Israel"'
+    ' OR "ambassador to Israel" OR "envoy to Israel" OR "Israeli embassy" OR "Israeli ambassador*"'
+    ' OR "Israeli envoy*" OR "Israel sign*" OR "Israel to sign" OR "sign* with Israel"'
+    ' OR "diplomatic relations" OR "diplomatic ties" OR "full relations" OR "formal relations"'
     ' OR "liaison office*"'
     ' OR (("Israel and the UAE" OR "Israel and UAE" OR "UAE and Israel" OR "Israel and Emirat*"'
     ' OR "Emirat* and Israel" OR "Israel and Bahrain*" OR "Bahrain* and Israel" OR "Israel and Morocc*"'
@@ -62,17 +61,17 @@ _RELATIONS_EN = (
     ' OR "Somaliland* and Israel" OR "Israel and Oman*" OR "Oman* and Israel" OR "Israel and Indonesia*"'
     ' OR "Indonesia* and Israel" OR "Israel and Mauritania*" OR "Mauritania* and Israel")'
     " (sign* OR ink* OR agree* OR establish* OR embass*))"
-    ' OR (("Israel* minister*" OR "Israel* foreign minister" OR "Israel* prime minister" OR "Israel* president"'
-    ' OR "Israel* official*" OR "Israel* delegation*" OR "Israel* cabinet" OR "Israel* tourism minister"'
-    ' OR "Israel* defence minister" OR "Israel* defense minister" OR "first visit" OR "first public visit"'
+    ' OR (("Israeli minister*" OR "Israeli foreign minister" OR "Israeli prime minister" OR "Israeli president"'
+    ' OR "Israeli official*" OR "Israeli delegation*" OR "Israeli cabinet" OR "Israeli tourism minister"'
+    ' OR "Israeli defence minister" OR "Israeli defense minister" OR "first visit" OR "first public visit"'
     ' OR "first official visit" OR "historic visit") (visit* OR arriv* OR trip OR lands OR landed))'
     ' OR (("peace agreement" OR "peace deal" OR "peace treaty" OR "peace accord*")'
-    " (agree* OR sign OR signs OR signed OR signing OR finaliz* OR finalis* OR reach* OR strike OR strikes OR struck"
+    " (agree* OR sign OR signs OR signed OR signing OR finaliz* OR finalis* OR reach* OR strike* OR struck"
     " OR seal* OR clinch* OR establish* OR approv* OR ratif*)"
     " -(Hamas OR Gaza* OR Hezbollah OR ceasefire OR truce OR hostage*))"
 )
 _WAR_DEALS = (
-    '("between Israel and Hamas" OR "between Hamas and Israel" OR "between Israel and Hezbollah"'
+    '("between Israel and Hamas" OR "between Israel and Hezbollah"'
     ' OR "ceasefire deal" OR "ceasefire agreement" OR "truce deal" OR "truce agreement" OR "hostage* deal")'
 )
 _PARTNERS_OTHER = (
@@ -84,19 +83,21 @@ _RELATIONS_OTHER = (
     ' OR "הסכם שלום" OR "отношени* с израил*" OR "соглашени* с израил*" OR "сделк* с израил*" OR "мир* с израил*"'
     ' OR "дипломатическ* отношени*"'
 )
+# Each clause starts with a few words that most articles lack (the accords' name, "recogni*"), so that they are
+# rejected after a few look-ups: every clause of the query is tried on every article that may match.
 DEFAULT_TOPIC = (
-    '"Abraham Accord*" OR "Abraham Agreement*" OR "Abraham Declaration" OR "Abrahamic Accord*"'
-    ' OR "اتفاقيات ابراهام" OR "اتفاقات ابراهام" OR "اتفاق ابراهام" OR "الاتفاقيات الابراهيمية"'
-    ' OR "הסכמי אברהם" OR "הסכם אברהם" OR "Авраам* соглашени*" OR "соглашени* Авраама"'
+    '((Abraham* OR ابراهام OR الابراهيمية OR אברהם OR Авраам*) ("Abraham Accord*" OR "Abraham Agreement*"'
+    ' OR "Abraham Declaration" OR "Abrahamic Accord*" OR "اتفاقيات ابراهام" OR "اتفاقات ابراهام" OR "اتفاق ابراهام"'
+    ' OR "الاتفاقيات الابراهيمية" OR "הסכמי אברהם" OR "הסכם אברהם" OR "Авраам* соглашени*" OR "соглашени* Авраама"))'
     ' OR "Middle East peace deal"'
     f" OR ((normali* OR تطبيع OR التطبيع OR נורמליזצי* OR нормализ*) {_ISRAEL})"
-    ' OR ("recogni* Israel" OR "recognition of Israel" OR "Israel* recogni*" OR "الاعتراف باسرائيل" OR "הכרה בישראל"'
-    ' OR "признани* Израиля")'
-    f" OR ({_ISRAEL} ((recall* OR expel* OR استدعاء OR استدعت OR отозвал*)"
-    " (ambassador* OR envoy* OR سفير* OR השגריר OR посл*)"
-    ' OR (("ties with Israel*" OR "relations with Israel*")'
-    " (cut OR cuts OR sever* OR suspend* OR break OR breaks OR broke OR freez* OR froze OR downgrad* OR restor*))))"
-    f" OR ((Israel* OR Knesset OR Netanyahu) {_PARTNERS_EN} ({_RELATIONS_EN}) -{_WAR_DEALS})"
+    ' OR ((recogni* OR الاعتراف OR הכרה OR признани*) ("recogni* Israel" OR "recognition of Israel"'
+    ' OR "Israel recogni*" OR "الاعتراف باسرائيل" OR "הכרה בישראל" OR "признани* Израиля"))'
+    " OR (((recall* OR expel* OR استدعاء OR استدعت OR отозвал*) (ambassador* OR envoy* OR سفير* OR השגריר OR посл*)"
+    ' OR (("ties with Israel" OR "relations with Israel")'
+    " (cut OR cuts OR sever* OR suspend* OR break OR breaks OR broke OR freez* OR froze OR downgrad* OR restor*)))"
+    f" {_ISRAEL})"
+    f" OR ((Israel OR Israeli OR Israelis OR Knesset OR Netanyahu) {_PARTNERS_EN} ({_RELATIONS_EN}) -{_WAR_DEALS})"
     f" OR ((اسرائيل* OR ישראל* OR израил*) {_PARTNERS_OTHER} ({_RELATIONS_OTHER}))"
 )
 

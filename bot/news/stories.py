@@ -373,17 +373,12 @@ class Cluster:
     """A story being built: an existing one (`story_id` set) or a new one, with its articles."""
 
     story_id: int | None
-    articles: list[Article]
+    start: datetime  # the earliest and latest published times of its articles
+    end: datetime
+    articles: list[Article] = field(default_factory=list)
     added: list[Article] = field(default_factory=list)
     profiles: list[_Profile] = field(default_factory=list)
-
-    @property
-    def start(self) -> datetime:
-        return min(a.published for a in self.articles)
-
-    @property
-    def end(self) -> datetime:
-        return max(a.published for a in self.articles)
+    urls: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,10 +412,10 @@ class Clusterer:
         self._index: dict[str, set[int]] = {}
         for story in candidates:
             if story.articles:
-                cluster = Cluster(story.id, [])
-                self.clusters.append(cluster)
+                first = story.articles[0].published
+                self.clusters.append(Cluster(story.id, first, first))
                 for article in story.articles:
-                    self._attach(len(self.clusters) - 1, article, added=False)
+                    self._attach(len(self.clusters) - 1, _profile(article), added=False)
 
     def _keys(self, profile: _Profile) -> list[str]:
         """Where the article may meet a story: its title words, link, partner countries and event's countries."""
@@ -432,11 +427,14 @@ class Clusterer:
         keys.extend(f"c:{country}" for country in countries)
         return keys
 
-    def _attach(self, index: int, article: Article, *, added: bool) -> None:
+    def _attach(self, index: int, profile: _Profile, *, added: bool) -> None:
         cluster = self.clusters[index]
-        profile = _profile(article)
+        article = profile.article
         cluster.articles.append(article)
         cluster.profiles.append(profile)
+        cluster.urls.add(article.url)
+        cluster.start = min(cluster.start, article.published)
+        cluster.end = max(cluster.end, article.published)
         if added:
             cluster.added.append(article)
         for key in self._keys(profile):
@@ -451,21 +449,19 @@ class Clusterer:
         best: tuple[float, int, str] | None = None
         for index in sorted(candidates):
             cluster = self.clusters[index]
-            if any(a.url == article.url for a in cluster.articles):
+            if article.url in cluster.urls:
                 return Placement(index, False, "already in this story")
-            span_start = min(cluster.start, article.published)
-            span_end = max(cluster.end, article.published)
-            if span_end - span_start > self.window:
+            if max(cluster.end, article.published) - min(cluster.start, article.published) > self.window:
                 continue
             for other in cluster.profiles:
                 found = affinity(profile, other)
                 if found is not None and (best is None or found[0] > best[0]):
                     best = (found[0], index, found[1])
         if best is not None:
-            self._attach(best[1], article, added=True)
+            self._attach(best[1], profile, added=True)
             return Placement(best[1], False, f"joined a story: {best[2]}")
-        self.clusters.append(Cluster(None, []))
-        self._attach(len(self.clusters) - 1, article, added=True)
+        self.clusters.append(Cluster(None, article.published, article.published))
+        self._attach(len(self.clusters) - 1, profile, added=True)
         why = f"new story: {describe(article.event)}, in no story of the window, and no similar title"
         return Placement(len(self.clusters) - 1, True, why)
 

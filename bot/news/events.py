@@ -114,8 +114,8 @@ def _rules() -> tuple[_Rule, ...]:
     return (
         _rule(
             EventKind.STATEMENT,
-            "threaten*|threat|warn*|rules out|ruled out|rule out|refus*|reject*|deni*|deny|dismiss*|oppose|opposes"
-            "|opposed|forbid*|ban|bans|banned|banning|outlaw*|criminalis*|criminaliz*"
+            "threaten*|warn|warns|warned|rules out|ruled out|rule out|refus*|reject*|deni*|deny|dismiss*|oppose"
+            "|opposes|opposed|forbid*|to ban|bans|banned|banning|outlaw*|criminalis*|criminaliz*"
             "|يرفض|ترفض|تحذر|يحذر|מאיים|מזהיר|דוחה|угрож*|предупред*|отказ*",
             spoken=True,
         ),
@@ -167,7 +167,8 @@ def _rules() -> tuple[_Rule, ...]:
         _rule(
             EventKind.INTENT_TO_JOIN,
             "agree|agrees|agreed|agreeing|establish*|restor*|resum*|reached|reaches|seal|seals|sealed|clinch*"
-            "|finaliz*|finalis*|to normalise|to normalize|will normalise|will normalize|decision to normalise"
+            "|finaliz*|finalis*|to normalise|to normalize|will normalise|will normalize|normalises|normalizes"
+            "|normalised|normalized|decision to normalise"
             "|decision to normalize|اتفق*|اقامه|استئناف|הסכימ*|כינון|договорил*|установ*",
             "normali*|relations|ties|deal|agreement|accord*|treaty|pact|peace|تطبيع|علاقات|اتفاق*|נורמליזצי*|יחסים"
             "|הסכם*|нормализ*|отношени*|соглашени*",

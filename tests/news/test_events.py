@@ -90,6 +90,9 @@ def test_an_accession_never_names_israel_or_the_us() -> None:
         ("Saudi peace deal within reach, Netanyahu tells Biden", "", EventKind.TALKS, ("SA",)),
         # an agreement reached, not signed, is an announced accession
         ("Israel and Sudan finalise text of peace agreement", "", EventKind.INTENT_TO_JOIN, ("SD",)),
+        ("Bahrain defies warnings and normalises ties with Israel", "", EventKind.INTENT_TO_JOIN, ("BH",)),
+        # a noun is no deed: a threat named beside the act does not make it a statement
+        ("Saudi-Israel normalization talks go on despite Houthi threat", "", EventKind.TALKS, ("SA",)),
         # a welcome does not hide the act it welcomes
         ("Egypt welcomes UAE and Israel agreement to normalize relations", "", EventKind.INTENT_TO_JOIN, ("AE",)),
         # the Palestinians are no candidate for normalization, but they can recall an envoy

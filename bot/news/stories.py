@@ -462,7 +462,10 @@ class Clusterer:
             return Placement(best[1], False, f"joined a story: {best[2]}")
         self.clusters.append(Cluster(None, article.published, article.published))
         self._attach(len(self.clusters) - 1, profile, added=True)
-        why = f"new story: {describe(article.event)}, in no story of the window, and no similar title"
+        if article.event is None:
+            why = "new story: no event, and no story of the window has a similar title or an event of its countries"
+        else:
+            why = f"new story: its event, {describe(article.event)}, is in no story of the window, nor a similar title"
         return Placement(len(self.clusters) - 1, True, why)
 
     def drafts(self, now: datetime) -> list[StoryDraft]:

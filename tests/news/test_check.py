@@ -122,5 +122,5 @@ async def test_all_says_why_each_article_joined_a_story_or_started_one() -> None
     )
     assert len(uae) == 3
     # the first report starts the story and names the event it read; the others join it as the same event
-    assert uae[0][1] == "new story: intent_to_join (AE), in no story of the window, and no similar title"
+    assert uae[0][1] == "new story: its event, intent_to_join (AE), is in no story of the window, nor a similar title"
     assert all(why.startswith("joined a story: same event as the story's article: ") for _, why in uae[1:])

@@ -257,10 +257,11 @@ async def judge(folder: Path, *, window: timedelta = DEFAULT_WINDOW) -> Judgment
         if label.story and not label.borderline:
             by_story[label.story].append(label)
 
-    for expected in expected_events(folder, labels):
-        held = [story_of(label) for label in by_story[expected.story]]
+    expected_all = expected_events(folder, labels)
+    for expected in expected_all:
         counts: dict[int, int] = defaultdict(int)
-        for story_id in held:
+        for label in by_story[expected.story]:
+            story_id = story_of(label)
             if story_id is not None:
                 counts[story_id] += 1
         if not counts:
@@ -278,13 +279,12 @@ async def judge(folder: Path, *, window: timedelta = DEFAULT_WINDOW) -> Judgment
             wanted = f"{'/'.join(sorted(expected.kinds))} ({', '.join(expected.countries)})"
             judgment.events_missed.append((expected.story, f"wanted {wanted}, got {got}: {chosen.title}"))
 
-    expected_keys = {expected.story for expected in expected_events(folder, labels)}
     held_by: dict[int, set[str]] = defaultdict(set)
-    for key in expected_keys:
-        for label in by_story[key]:
+    for expected in expected_all:
+        for label in by_story[expected.story]:
             story_id = story_of(label)
             if story_id is not None:
-                held_by[story_id].add(key)
+                held_by[story_id].add(expected.story)
     for story_id, keys in sorted(held_by.items()):
         if len(keys) > 1:
             judgment.merges.append((stories[story_id].title, tuple(sorted(keys))))

@@ -4,8 +4,9 @@ Imported by the command line parser, so module level imports stay light (no fetc
 
 For an admin trying sources and topics, and for saved feeds of past days: no Discord token, no configured
 database (a temporary in-memory SQLite store through the same `NewsStore`), every entry counts whatever its age
-unless `--since` limits it, and stories group by the articles' own times. Scores are computed as of the newest
-article read, so saved feeds of 2020 rank as they did on their day rather than all decaying to zero.
+unless `--since` limits it, and stories group by the articles' own times. Scores do not depend on the clock
+(bot.news.stories.score), so saved feeds of 2020 rank as they did on their day. With `--all`, every article says
+why it matched (its terms) and why it joined a story, started one (with the event read from it) or was left out.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from bot.countries import by_key
 from bot.news.matching import Topic
 from bot.news.models import DetectedEvent, Source, Story
 from bot.news.pipeline import Decision, Poller, PollReport
-from bot.news.stories import outlet_key, score
 from bot.news.topics import QueryError, parse_query
 from bot.store.database import create_engine, migrate
 from bot.store.news import NewsStore
@@ -113,13 +113,7 @@ def _event(event: DetectedEvent | None) -> dict[str, Any] | None:
     return {"kind": event.kind.value, "countries": _countries(event.countries)}
 
 
-def _rescored(story: Story, as_of: datetime) -> float:
-    last = max((a.published for a in story.articles), default=story.published)
-    outlets = len({outlet_key(a) for a in story.articles})
-    return score(story.event.kind if story.event else None, outlets, last, as_of)
-
-
-def story_json(story: Story, as_of: datetime) -> dict[str, Any]:
+def story_json(story: Story) -> dict[str, Any]:
     return {
         "id": story.id,
         "title": story.title,
@@ -133,7 +127,7 @@ def story_json(story: Story, as_of: datetime) -> dict[str, Any]:
         "countries": _countries(story.countries),
         "event": _event(story.event),
         "topics": list(story.topics),
-        "score": _rescored(story, as_of),
+        "score": story.score,
     }
 
 
@@ -151,10 +145,10 @@ def _decision_json(decision: Decision) -> dict[str, Any]:
     }
 
 
-def report_json(report: PollReport, stories: Sequence[Story], as_of: datetime, *, explain: bool) -> dict[str, Any]:
+def report_json(report: PollReport, stories: Sequence[Story], *, explain: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "sources": [{"url": s.url, "status": s.status, "entries": s.entries, "error": s.error} for s in report.sources],
-        "stories": [story_json(story, as_of) for story in stories],
+        "stories": [story_json(story) for story in stories],
     }
     if explain:
         out["articles"] = [_decision_json(d) for d in report.decisions]
@@ -210,9 +204,8 @@ async def run_check(
         stories = await store.all_stories()
     finally:
         await engine.dispose()
-    as_of = max((a.published for s in stories for a in s.articles), default=now_fn())
-    stories.sort(key=lambda s: (-_rescored(s, as_of), s.published, s.id))
-    data = report_json(report, stories, as_of, explain=args.all)
+    stories.sort(key=lambda s: (-s.score, s.published, s.id))
+    data = report_json(report, stories, explain=args.all)
     if args.json:
         json.dump(data, out, ensure_ascii=False, indent=2)
         out.write("\n")

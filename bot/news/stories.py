@@ -4,18 +4,31 @@ The decision is pure (no store, no clock): a `Clusterer` is given the candidate 
 the new articles' window, looked up by index in the store) and the new articles, and says which story each
 article joins or that it starts a new one, and why. The pipeline loads the candidates and saves the result.
 
-Same story, in order of strength:
+An article joins the story it has the strongest affinity with, among the stories whose span would stay within the
+window (earliest to latest article, by the articles' own published times, so stories do not chain over days):
 1. a shared link (the same canonical URL reached through two feeds);
-2. the same detected event (kind and country) and at least one shared content word of the title; intent to
-   join, signing and joining count as one kind here, as outlets describe one announcement with any of them;
-3. similar titles: the overlap coefficient |A ∩ B| / min(|A|, |B|) of the titles' content-word stems is at
-   least 0.5 with at least two words shared. Overlap rather than Jaccard because outlets rewrite one headline
-   at very different lengths ("UAE, Israel agree to normalize ties" against a 20-word wire headline): Jaccard
-   punishes the long one, overlap asks only that the short one be mostly inside the long one.
-Never the same story: articles whose partner countries (countries other than Israel and the United States, which
-are in nearly every story) are both known and disjoint, and, unless titles are near-identical (overlap >= 0.75),
-articles whose events differ in kind or country. A story's span (earliest to latest article, by the articles'
-own published times) never exceeds the window, so stories do not chain into one another over days.
+2. the same event: compatible kinds about the same country (its partner, not Israel or the US, which are in
+   every accord), however few words the titles share, because outlets tell one event in their own words ("Israeli
+   FM in Sudan to discuss normalisation" and "Israel and Sudan finalize text of peace agreement"). Compatible:
+   the same kind; intent to join, joining and signing, which outlets use for one announcement; and talks with
+   any of those, since the agreement is what the talks produced. Statements are one event only when they have
+   the same speaker and subject (bot.news.events puts the speaker first): what Iran says about Saudi Arabia is not
+   what Saudi Arabia says;
+3. related events: about the same country but not the same event (statements of two speakers, a statement of a
+   party about its act, an event whose country the text does not name), or an article with no event: similar
+   titles, the overlap coefficient |A ∩ B| / min(|A|, |B|) of the titles' content-word stems at least 0.5 with
+   at least two words shared (leaving out the names of the country they already share when one has an event).
+   Overlap rather than Jaccard because outlets rewrite one headline at very different lengths;
+4. a reaction or commentary: an article with no event of its own whose partner country is the country of a
+   story's event joins that story (the weakest tie, so a story it shares a title with wins; among several, the one
+   whose title is most alike).
+Never the same story: articles whose partner countries are both known and disjoint, and, unless titles are
+near-identical (overlap >= 0.75 with three words shared), two acts that cannot be one event (a suspension and a
+signing of one country on one day are two stories), events of different countries, and a third country's
+statement about an act (Turkey threatening the UAE over its deal is Turkey's event, not the deal's).
+
+A story's importance (`score`) depends on what happened and who reported it, never on when it is computed, so a
+saved feed of any date ranks the same.
 """
 
 from __future__ import annotations
@@ -23,10 +36,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import cache
 
+from bot.accords import Status, load_knowledge
+from bot.countries import all_countries
 from bot.news.models import Article, DetectedEvent, EventKind, Story
 from bot.news.textnorm import tokenize
 from bot.news.urls import host_of
@@ -37,12 +53,23 @@ DEFAULT_WINDOW = timedelta(hours=48)
 _COUNTERPARTIES = frozenset({"IL", "US"})
 
 # The steps of one accession, reported as one event on one day: outlets read the same announcement as "agree to
-# normalise" (intent), "sign a deal" or "establish ties" (joined). Within the window they are the same story.
+# normalise" (intent), "sign a deal" or "establish ties" (joined).
 _ACCESSION = frozenset({EventKind.INTENT_TO_JOIN, EventKind.JOINED, EventKind.SIGNING})
 
 
-def _same_kind(a: EventKind, b: EventKind) -> bool:
-    return a == b or (a in _ACCESSION and b in _ACCESSION)
+def _family(kind: EventKind) -> EventKind:
+    return EventKind.INTENT_TO_JOIN if kind in _ACCESSION else kind
+
+
+def _compatible(a: EventKind, b: EventKind) -> bool:
+    """Whether two kinds can tell one event: the same kind, steps of one accession, or talks and their outcome."""
+    fa, fb = _family(a), _family(b)
+    return fa == fb or {fa, fb} == {EventKind.INTENT_TO_JOIN, EventKind.TALKS}
+
+
+def _contradict(a: EventKind, b: EventKind) -> bool:
+    """Two acts that cannot be one event (a statement is words about an act, so it contradicts none)."""
+    return EventKind.STATEMENT not in (a, b) and not _compatible(a, b)
 
 
 # How much an event kind matters to a reader; see `score`.
@@ -57,6 +84,11 @@ KIND_WEIGHT: dict[EventKind | None, float] = {
     EventKind.STATEMENT: 1.0,
     None: 0.8,
 }
+# An accession step (intent, joining, signing) that the country had taken before the story, or an act of no named
+# partner: a follow-up, weighed as a statement, so that every new accession outranks it.
+FOLLOW_UP_WEIGHT = 1.0
+# Past this many independent outlets a story is confirmed: more coverage must not lift a statement to an accession.
+MAX_OUTLETS = 3
 
 # Aggregators whose host says nothing about the outlet: the outlet's name is used instead.
 _AGGREGATOR_HOSTS = frozenset({"news.google.com", "news.yahoo.com", "msn.com"})
@@ -74,6 +106,37 @@ _DIGITS = re.compile(r"^\d+$")
 SIMILAR = 0.5
 NEAR_IDENTICAL = 0.75
 _STEM = 6  # "normalise", "normalize", "normalization" and "normalizing" share their first six letters
+_REACTION = 0.1  # the affinity of a reaction or commentary to the story of its country's event
+
+
+@dataclass(frozen=True, slots=True)
+class Accession:
+    """When a country took the steps of its accession: announced its intent, and signed (None: not yet)."""
+
+    announced: date
+    signed: date | None = None
+
+
+@cache
+def known_accessions() -> Mapping[str, Accession]:
+    """Country key -> its accession, from the curated dataset (bot.accords) the bot loads at start: the default of
+    `summarize` and `Clusterer`. Announced is the first key date; signed is `since` for the signed statuses."""
+    signed = (Status.IN_FORCE, Status.SIGNED_NOT_RATIFIED)
+    return {
+        member.country.key: Accession(
+            min([member.since, *(key.date for key in member.key_dates)]),
+            member.since if member.status in signed else None,
+        )
+        for member in load_knowledge().members
+        if member.status.is_member
+    }
+
+
+def describe(event: DetectedEvent | None) -> str:
+    """An event in a few words, for reasons and logs: "talks (SA)", "intent_to_join (no country)"."""
+    if event is None:
+        return "no event"
+    return f"{event.kind.value} ({' '.join(event.countries) or 'no country'})"
 
 
 def title_words(title: str) -> frozenset[str]:
@@ -84,6 +147,20 @@ def title_words(title: str) -> frozenset[str]:
             continue
         out.add(word[:_STEM])
     return frozenset(out)
+
+
+@cache
+def _country_stems() -> tuple[frozenset[str], tuple[str, ...]]:
+    """The words of country names (bot.countries): short ones whole ("uae"), longer ones as 6-letter stems that
+    also meet their demonyms ("sudan" meets "sudane(se)", "israel" meets "israeli")."""
+    found = {word for c in all_countries() for text in (c.name, *c.aliases) for word in tokenize(text)}
+    return frozenset(w for w in found if len(w) < 4), tuple(sorted({w[:_STEM] for w in found if len(w) >= 4}))
+
+
+def content_words(words: frozenset[str]) -> frozenset[str]:
+    """Title words without country names: what two titles about one country still have to share."""
+    short, stems = _country_stems()
+    return frozenset(w for w in words if w not in short and not w.startswith(stems))
 
 
 def overlap(a: frozenset[str], b: frozenset[str]) -> tuple[float, int]:
@@ -112,34 +189,71 @@ class _Profile:
 
     article: Article
     words: frozenset[str]
+    content: frozenset[str]  # words without country names
     partners: frozenset[str]
 
 
 def _profile(article: Article) -> _Profile:
-    return _Profile(article, title_words(article.title), _partners(article.countries))
+    words = title_words(article.title)
+    return _Profile(article, words, content_words(words), _partners(article.countries))
+
+
+def _same_event(a: DetectedEvent, b: DetectedEvent) -> bool:
+    """Compatible kinds about the same country; statements also by the same speaker (see the module docstring)."""
+    if not _compatible(a.kind, b.kind):
+        return False
+    if a.kind is EventKind.STATEMENT:
+        return bool(a.countries) and set(a.countries) == set(b.countries)
+    return bool(_partners(a.countries) & _partners(b.countries)) or (
+        bool(a.countries) and set(a.countries) == set(b.countries)
+    )
+
+
+def _similar(sim: float, shared: int, what: str) -> tuple[float, str] | None:
+    if sim >= SIMILAR and shared >= 2:
+        return sim, f"{what}similar titles ({sim:.2f}, {shared} words shared)"
+    return None
+
+
+def _related(a: DetectedEvent, b: DetectedEvent) -> bool:
+    """Events that may be one story when their titles are similar (see the module docstring)."""
+    if _contradict(a.kind, b.kind):
+        return False
+    if not a.countries or not b.countries:
+        return True  # a country the text does not name is unknown, not different
+    if (a.kind is EventKind.STATEMENT) != (b.kind is EventKind.STATEMENT):
+        statement, act = (a, b) if a.kind is EventKind.STATEMENT else (b, a)
+        speaker = statement.countries[0]
+        if speaker not in _COUNTERPARTIES and speaker not in act.countries:
+            return False  # a third country's words about an act are its own event: Turkey threatening the UAE
+    return bool(set(a.countries) & set(b.countries))
 
 
 def affinity(a: _Profile, b: _Profile) -> tuple[float, str] | None:
-    """How strongly two articles belong together (higher is stronger) and why, or None when they do not."""
+    """How strongly a new article `a` belongs with an article `b` of a story (higher is stronger) and why, or None."""
     if a.article.url == b.article.url:
         return 2.0, "same link"
     if a.partners and b.partners and not a.partners & b.partners:
         return None
-    sim, shared = overlap(a.words, b.words)
     ea, eb = a.article.event, b.article.event
+    if ea is not None and eb is not None and _same_event(ea, eb):
+        return 1.0 + overlap(a.words, b.words)[0], f"same event as the story's article: {describe(eb)}"
+    # about one country already: titles that share only its name are not alike
+    same_country = bool(a.partners & b.partners) and (ea is not None or eb is not None)
+    sim, shared = overlap(a.content, b.content) if same_country else overlap(a.words, b.words)
     if ea is not None and eb is not None:
-        same_kind = _same_kind(ea.kind, eb.kind)
-        pa, pb = set(ea.countries), set(eb.countries)
-        same_countries = pa == pb or bool(pa & pb - _COUNTERPARTIES)
-        if same_kind and same_countries and shared >= 1:
-            return 1.0 + sim, f"same event ({ea.kind.value}) and title overlap {sim:.2f}"
-        if not (same_kind and same_countries):
-            if sim >= NEAR_IDENTICAL and shared >= 3:
-                return sim, f"near-identical titles ({sim:.2f}) despite different events"
-            return None
-    if sim >= SIMILAR and shared >= 2:
-        return sim, f"similar titles ({sim:.2f}, {shared} words shared)"
-    return None
+        if _related(ea, eb):
+            return _similar(sim, shared, f"related events, {describe(ea)} and {describe(eb)}, and ")
+        if sim >= NEAR_IDENTICAL and shared >= 3:
+            return sim, f"near-identical titles ({sim:.2f}) despite different events"
+        return None
+    found = _similar(sim, shared, "")
+    if found is None and ea is None and eb is not None and a.partners & _partners(eb.countries):
+        # the story of its country's event whose title is most alike
+        about = " ".join(sorted(a.partners & _partners(eb.countries)))
+        weight = _REACTION * (1 + overlap(a.words, b.words)[0])
+        return weight, f"no event of its own, about {about} like the story's {describe(eb)}: a reaction"
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,18 +273,42 @@ class StoryFacts:
     outlet_count: int
 
 
-def score(kind: EventKind | None, outlets: int, last_published: datetime, now: datetime) -> float:
-    """A story's importance: score = W(kind) × (1 + log2(outlets)) / (1 + age_days).
+def score(kind: EventKind | None, outlets: int, *, follow_up: bool = False) -> float:
+    """A story's importance: score = W × (1 + log2(min(outlets, MAX_OUTLETS))), whenever it is computed.
 
-    W(kind) is 3 for joined, signing, intent_to_join and suspension, 2 for ratification and recognition, 1.5 for
-    talks, 1 for a statement and 0.8 for no event; `outlets` counts independent outlets (distinct hosts), so
-    doubling the outlets that report it adds one unit; `age_days` is the time from the latest article's own
-    published time to `now` in days (0 when in the future), so a story loses half its weight after a day and
-    keeps a long tail instead of vanishing. Rounded to 3 decimals so that equal stories compare equal.
+    W is 3 for a new accession (a country's intent, joining or signing, a step it had not taken before) and a
+    suspension, 2 for a ratification and a recognition, 1.5 for talks, 1 for a statement and for a `follow_up` (an
+    accession step taken before, or an act of no named partner: see `is_follow_up`), 0.8 for no event. `outlets`
+    counts independent outlets (distinct hosts): doubling them adds one unit, up to three, past which a story is
+    confirmed and more coverage says no more. So a new accession from one outlet (3) outranks any follow-up,
+    statement or commentary however widely reported (at most 2.585). No recency: a story's score does not change
+    with the clock, so a saved feed of 2020 ranks as it did on its day (digests and alerts already look only at
+    recent stories). Rounded to 3 decimals so that equal stories compare equal.
     """
-    age_days = max((now - last_published).total_seconds(), 0.0) / 86400
-    value = KIND_WEIGHT[kind] * (1 + math.log2(max(outlets, 1))) / (1 + age_days)
-    return round(value, 3)
+    weight = FOLLOW_UP_WEIGHT if follow_up else KIND_WEIGHT[kind]
+    return round(weight * (1 + math.log2(min(max(outlets, 1), MAX_OUTLETS))), 3)
+
+
+def is_follow_up(event: DetectedEvent | None, published: datetime, accessions: Mapping[str, Accession]) -> bool:
+    """Whether an event weighs as a follow-up: an act of no named partner (an unnamed country "will join", an
+    unknown country cutting ties), or an accession step that every country named had taken before that day (the
+    UAE's intent after its announcement of 2020-08-13, a signing after its signature)."""
+    if event is None or event.kind is EventKind.STATEMENT:
+        return False
+    if not _partners(event.countries):
+        return True
+    if event.kind not in _ACCESSION:
+        return False
+    day = published.date()
+
+    def taken(key: str) -> bool:
+        accession = accessions.get(key)
+        if accession is None:
+            return False
+        step = accession.announced if event.kind is EventKind.INTENT_TO_JOIN else accession.signed
+        return step is not None and step < day
+
+    return all(taken(key) for key in event.countries)
 
 
 def _ranked(counts: Counter[str], order: Sequence[str]) -> tuple[str, ...]:
@@ -178,12 +316,17 @@ def _ranked(counts: Counter[str], order: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(counts, key=lambda key: (-counts[key], first[key])))
 
 
-def summarize(articles: Sequence[Article], now: datetime) -> StoryFacts:
+def summarize(
+    articles: Sequence[Article], now: datetime, *, accessions: Mapping[str, Accession] | None = None
+) -> StoryFacts:
     """A story's facts from its articles.
 
     Title and link are the earliest article's (the first to report it). Countries: the union, most frequent
     first. Event: the kind with the highest count × weight among the articles (most reported, ties to the most
     important), with its countries by frequency among those articles. Topics: the union in order of appearance.
+    Score: see `score`; `accessions` (country key -> when it announced and signed; default `known_accessions()`)
+    tell a new accession from a follow-up as of the story's first article. `now` is not used (scores do not age);
+    it stays for the callers.
     """
     if not articles:
         raise ValueError("a story needs at least one article")
@@ -199,18 +342,19 @@ def summarize(articles: Sequence[Article], now: datetime) -> StoryFacts:
         ]
         event = DetectedEvent(kind, _ranked(Counter(event_countries), event_countries))
     outlets = len({outlet_key(a) for a in ordered})
-    last_published = max(a.published for a in ordered)
+    known = known_accessions() if accessions is None else accessions
+    follow_up = is_follow_up(event, lead.published, known)
     return StoryFacts(
         title=lead.title,
         url=lead.url,
         first_seen=min(a.first_seen for a in ordered),
         last_seen=max(a.first_seen for a in ordered),
         published=lead.published,
-        last_published=last_published,
+        last_published=max(a.published for a in ordered),
         countries=_ranked(Counter(all_countries), all_countries),
         event=event,
         topics=tuple(dict.fromkeys(topic for a in ordered for topic in a.topics)),
-        score=score(event.kind if event else None, outlets, last_published, now),
+        score=score(event.kind if event else None, outlets, follow_up=follow_up),
         outlet_count=outlets,
     )
 
@@ -229,17 +373,12 @@ class Cluster:
     """A story being built: an existing one (`story_id` set) or a new one, with its articles."""
 
     story_id: int | None
-    articles: list[Article]
+    start: datetime  # the earliest and latest published times of its articles
+    end: datetime
+    articles: list[Article] = field(default_factory=list)
     added: list[Article] = field(default_factory=list)
     profiles: list[_Profile] = field(default_factory=list)
-
-    @property
-    def start(self) -> datetime:
-        return min(a.published for a in self.articles)
-
-    @property
-    def end(self) -> datetime:
-        return max(a.published for a in self.articles)
+    urls: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,34 +394,47 @@ class StoryDraft:
 class Clusterer:
     """Places articles into candidate stories or new ones; pure and in memory.
 
-    An inverted index from title words, event keys and links to clusters keeps each placement proportional to the
-    stories it could join, not to all stories in the window.
+    An inverted index from title words, countries and links to clusters keeps each placement proportional to the
+    stories it could join, not to all stories in the window. `accessions` (default `known_accessions()`) go to
+    `summarize`.
     """
 
-    def __init__(self, candidates: Iterable[Story] = (), *, window: timedelta = DEFAULT_WINDOW) -> None:
+    def __init__(
+        self,
+        candidates: Iterable[Story] = (),
+        *,
+        window: timedelta = DEFAULT_WINDOW,
+        accessions: Mapping[str, Accession] | None = None,
+    ) -> None:
         self.window = window
+        self.accessions = accessions
         self.clusters: list[Cluster] = []
         self._index: dict[str, set[int]] = {}
         for story in candidates:
             if story.articles:
-                cluster = Cluster(story.id, [])
-                self.clusters.append(cluster)
+                first = story.articles[0].published
+                self.clusters.append(Cluster(story.id, first, first))
                 for article in story.articles:
-                    self._attach(len(self.clusters) - 1, article, added=False)
+                    self._attach(len(self.clusters) - 1, _profile(article), added=False)
 
     def _keys(self, profile: _Profile) -> list[str]:
+        """Where the article may meet a story: its title words, link, partner countries and event's countries."""
         keys = [f"w:{word}" for word in profile.words]
         keys.append(f"u:{profile.article.url}")
-        event = profile.article.event
-        if event is not None:
-            keys.extend(f"e:{event.kind.value}:{country}" for country in event.countries)
+        countries = set(profile.partners)
+        if profile.article.event is not None:
+            countries.update(profile.article.event.countries)
+        keys.extend(f"c:{country}" for country in countries)
         return keys
 
-    def _attach(self, index: int, article: Article, *, added: bool) -> None:
+    def _attach(self, index: int, profile: _Profile, *, added: bool) -> None:
         cluster = self.clusters[index]
-        profile = _profile(article)
+        article = profile.article
         cluster.articles.append(article)
         cluster.profiles.append(profile)
+        cluster.urls.add(article.url)
+        cluster.start = min(cluster.start, article.published)
+        cluster.end = max(cluster.end, article.published)
         if added:
             cluster.added.append(article)
         for key in self._keys(profile):
@@ -297,27 +449,31 @@ class Clusterer:
         best: tuple[float, int, str] | None = None
         for index in sorted(candidates):
             cluster = self.clusters[index]
-            if any(a.url == article.url for a in cluster.articles):
+            if article.url in cluster.urls:
                 return Placement(index, False, "already in this story")
-            span_start = min(cluster.start, article.published)
-            span_end = max(cluster.end, article.published)
-            if span_end - span_start > self.window:
+            if max(cluster.end, article.published) - min(cluster.start, article.published) > self.window:
                 continue
             for other in cluster.profiles:
                 found = affinity(profile, other)
                 if found is not None and (best is None or found[0] > best[0]):
                     best = (found[0], index, found[1])
         if best is not None:
-            self._attach(best[1], article, added=True)
-            return Placement(best[1], False, best[2])
-        self.clusters.append(Cluster(None, []))
-        self._attach(len(self.clusters) - 1, article, added=True)
-        return Placement(len(self.clusters) - 1, True, "no similar story in the window")
+            self._attach(best[1], profile, added=True)
+            return Placement(best[1], False, f"joined a story: {best[2]}")
+        self.clusters.append(Cluster(None, article.published, article.published))
+        self._attach(len(self.clusters) - 1, profile, added=True)
+        if article.event is None:
+            why = "new story: no event, and no story of the window has a similar title or an event of its countries"
+        else:
+            why = f"new story: its event, {describe(article.event)}, is in no story of the window, nor a similar title"
+        return Placement(len(self.clusters) - 1, True, why)
 
     def drafts(self, now: datetime) -> list[StoryDraft]:
         """The stories that gained articles, with their new facts."""
         return [
-            StoryDraft(c.story_id, summarize(c.articles, now), tuple(c.articles), tuple(c.added))
+            StoryDraft(
+                c.story_id, summarize(c.articles, now, accessions=self.accessions), tuple(c.articles), tuple(c.added)
+            )
             for c in self.clusters
             if c.added
         ]

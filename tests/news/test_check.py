@@ -112,3 +112,16 @@ def test_a_folder_means_its_feed_files_sorted(tmp_path: Path) -> None:
     assert all(s.trusted for s in sources)
     with pytest.raises(CheckError, match="no feed files"):
         resolve_sources([str(tmp_path / "empty")] if (tmp_path / "empty").mkdir() is None else [])
+
+
+async def test_all_says_why_each_article_joined_a_story_or_started_one() -> None:
+    day = [str(SAVED / f"2020-08-13-{outlet}.xml") for outlet in ("bbc", "cnn", "guardian")]
+    code, data = await check_json(*day, "--all")
+    assert code == 0
+    uae = sorted(
+        (a["published"], a["why"]) for a in data["articles"] if a["decision"] == "story" and "UAE" in a["title"]
+    )
+    assert len(uae) == 3
+    # the first report starts the story and names the event it read; the others join it as the same event
+    assert uae[0][1] == "new story: its event, intent_to_join (AE), is in no story of the window, nor a similar title"
+    assert all(why.startswith("joined a story: same event as the story's article: ") for _, why in uae[1:])

@@ -1,11 +1,23 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
 
 from bot.news.events import detect_event
 from bot.news.gazetteer import tag_countries
 from bot.news.models import Article, DetectedEvent, EventKind, Story
-from bot.news.stories import Clusterer, overlap, score, summarize, title_words, window_ranges
+from bot.news.stories import (
+    Accession,
+    Clusterer,
+    is_follow_up,
+    known_accessions,
+    overlap,
+    score,
+    summarize,
+    title_words,
+    window_ranges,
+)
 
 T0 = datetime(2020, 8, 13, 16, 0, tzinfo=UTC)
 
@@ -82,6 +94,76 @@ def test_two_different_events_on_one_day_are_two_stories() -> None:
     assert first.new_story
     assert second.new_story
     assert first.cluster != second.cluster
+
+
+def one_story(*titles: str, hours: int = 3) -> list[bool]:
+    """Place articles of these titles a few hours apart, from distinct outlets: which started a new story."""
+    clusterer = Clusterer()
+    placed = [
+        clusterer.place(
+            article(title, f"https://outlet{i}.example/a", f"Outlet {i}", at=T0 + timedelta(hours=i * hours))
+        )
+        for i, title in enumerate(titles)
+    ]
+    return [p.new_story for p in placed]
+
+
+def test_one_event_told_in_other_words_is_one_story() -> None:
+    # talks and the agreement they produced, about one country, share only its name and Israel's
+    assert one_story(
+        "Israeli foreign minister in Khartoum to discuss normalization",
+        "Sudan and Israel finalise text of peace agreement",
+    ) == [True, False]
+    # one speaker's words about one country, told twice
+    assert one_story(
+        "Saudi Arabia says a Palestinian state is crucial to any deal with Israel",
+        "Saudi crown prince says normalization with Israel gets closer every day",
+    ) == [True, False]
+
+
+def test_a_leaders_visit_and_his_conditions_are_one_story() -> None:
+    assert one_story(
+        "Prabowo visits UAE, discusses ties with Israel",
+        "Prabowo sets conditions for ties with Israel during UAE visit",
+    ) == [True, False]
+
+
+def test_an_event_whose_country_is_not_named_joins_by_similar_titles() -> None:
+    # a misspelt country ("Sundan") is unknown, not another country
+    assert one_story(
+        "Israel and Sudan agree to normalize relations, says Israeli minister",
+        "Israel and Sundan agree to normalize relations",
+    ) == [True, False]
+
+
+def test_reactions_and_commentary_join_the_events_story() -> None:
+    clusterer = Clusterer()
+    clusterer.place(article("Kazakhstan to join Abraham Accords, Trump says", "https://a.example/kz", "A"))
+    later = T0 + timedelta(hours=20)
+    reaction = article(
+        "Kazakhstan's move is more symbolic than it looks, analysts say",
+        "https://b.example/kz",
+        "B",
+        at=later,
+        summary="The Central Asian state already has ties with Israel; joining the Abraham Accords is symbolic.",
+    )
+    assert reaction.event is None
+    placement = clusterer.place(reaction)
+    assert not placement.new_story
+    assert "reaction" in placement.reason
+
+
+def test_what_others_say_about_a_country_is_not_what_it_says_or_does() -> None:
+    # statements of two speakers about Saudi Arabia on one day
+    assert one_story(
+        "Saudi crown prince says normalization with Israel gets closer every day",
+        "Iran's president warns Saudi Arabia against normalization with Israel",
+    ) == [True, True]
+    # a third country's threat over a deal is its own event, even with words of the deal's title
+    assert one_story(
+        "UAE and Israel sign deal to suspend annexation",
+        "Turkey threatens to suspend UAE ties over Israel deal",
+    ) == [True, True]
 
 
 def test_same_country_but_another_event_is_another_story() -> None:
@@ -171,18 +253,83 @@ def test_title_similarity_is_the_overlap_of_content_words() -> None:
     assert overlap(frozenset(), b) == (0.0, 0)
 
 
-def test_score_ranks_by_kind_outlets_and_recency() -> None:
-    now = T0
-    big_join = score(EventKind.JOINED, 8, now, now)
-    small_join = score(EventKind.JOINED, 1, now, now)
-    big_statement = score(EventKind.STATEMENT, 8, now, now)
-    old_join = score(EventKind.JOINED, 8, now - timedelta(days=3), now)
-    assert big_join > small_join
-    assert big_join > big_statement
-    assert big_join > old_join
-    assert big_join == 12.0  # 3 x (1 + log2 8) / (1 + 0)
-    assert old_join == 3.0  # the same story three days older: / (1 + 3)
-    assert score(None, 1, now + timedelta(days=1), now) == 0.8  # a future time counts as now
+def test_score_ranks_by_kind_and_independent_outlets_whenever_it_is_computed() -> None:
+    assert score(EventKind.JOINED, 8) == score(EventKind.JOINED, 3) == 7.755  # 3 x (1 + log2 3): confirmed
+    assert score(EventKind.JOINED, 1) == 3.0
+    assert score(EventKind.JOINED, 2) == 6.0
+    assert score(EventKind.TALKS, 1) == 1.5
+    assert score(None, 1) == 0.8
+    # a new accession from one outlet outranks any follow-up, statement or commentary, however widely reported
+    lone_accession = score(EventKind.INTENT_TO_JOIN, 1)
+    for kind in (EventKind.STATEMENT, None, EventKind.SIGNING):
+        assert score(kind, 50, follow_up=kind is EventKind.SIGNING) < lone_accession
+
+
+def test_a_story_scores_the_same_whenever_it_is_summarized() -> None:
+    early = summarize([UAE_1, UAE_2, UAE_3], T0)
+    years_later = summarize([UAE_1, UAE_2, UAE_3], T0 + timedelta(days=2000))
+    assert early == years_later
+    assert early.score == 7.755  # a new accession (the UAE had announced nothing before) from three outlets
+
+
+ACCESSIONS = {"AE": Accession(date(2020, 8, 13), date(2020, 9, 15)), "KZ": Accession(date(2025, 11, 6))}
+
+
+@pytest.mark.parametrize(
+    ("event", "day", "follow_up"),
+    [
+        (DetectedEvent(EventKind.INTENT_TO_JOIN, ("AE",)), date(2020, 8, 13), False),  # the announcement
+        (DetectedEvent(EventKind.INTENT_TO_JOIN, ("AE",)), date(2020, 8, 17), True),  # news of it days later
+        (DetectedEvent(EventKind.SIGNING, ("AE",)), date(2020, 9, 15), False),  # the signing itself
+        (DetectedEvent(EventKind.SIGNING, ("AE",)), date(2022, 5, 31), True),  # a member's later deal
+        (DetectedEvent(EventKind.SIGNING, ("KZ",)), date(2026, 2, 1), False),  # announced, signs later: new
+        (DetectedEvent(EventKind.INTENT_TO_JOIN, ("SA",)), date(2026, 2, 1), False),  # never announced
+        (DetectedEvent(EventKind.INTENT_TO_JOIN, ()), date(2026, 2, 1), True),  # "another country will join"
+        (DetectedEvent(EventKind.SUSPENSION, ()), date(2023, 11, 1), True),  # a country the text does not name
+        (DetectedEvent(EventKind.SUSPENSION, ("AE",)), date(2023, 11, 1), False),  # a member suspending is news
+        (DetectedEvent(EventKind.STATEMENT, ("TR", "AE")), date(2020, 8, 14), False),
+        (None, date(2020, 8, 14), False),
+    ],
+)
+def test_a_new_accession_is_told_from_a_follow_up(event: DetectedEvent | None, day: date, follow_up: bool) -> None:
+    published = datetime.combine(day, time(12), tzinfo=UTC)
+    assert is_follow_up(event, published, ACCESSIONS) is follow_up
+
+
+def test_known_accessions_come_from_the_curated_dataset() -> None:
+    known = known_accessions()
+    assert known["AE"] == Accession(date(2020, 8, 13), date(2020, 9, 15))
+    assert known["SD"] == Accession(date(2020, 10, 23), date(2021, 1, 6))
+    assert known["KZ"].signed is None
+    assert "XK" not in known  # related, not a member
+
+
+def test_follow_ups_rank_below_new_accessions_in_the_drafts() -> None:
+    # the UAE's phone link, days after its announcement, against Bahrain's announcement from one outlet
+    phone = article(
+        "Israel and UAE open phone link after historic deal",
+        "https://theguardian.com/phone",
+        "The Guardian",
+        at=datetime(2020, 8, 16, 12, tzinfo=UTC),
+        summary="The link follows the agreement to establish diplomatic ties.",
+    )
+    again = article(
+        "UAE and Israel phone link opens after deal to establish ties",
+        "https://bbc.co.uk/phone",
+        "BBC",
+        at=datetime(2020, 8, 16, 13, tzinfo=UTC),
+    )
+    bahrain = article(
+        "Bahrain agrees to normalize ties with Israel",
+        "https://theguardian.com/bh",
+        "The Guardian",
+        at=datetime(2020, 9, 11, 18, tzinfo=UTC),
+    )
+    clusterer = Clusterer(accessions=ACCESSIONS)
+    for item in (phone, again, bahrain):
+        clusterer.place(item)
+    scores = {draft.facts.title: draft.facts.score for draft in clusterer.drafts(T0)}
+    assert scores[bahrain.title] > scores[phone.title]
 
 
 def test_summary_takes_the_most_reported_event_and_countries_by_frequency() -> None:

@@ -20,11 +20,10 @@ MODES: tuple[Mode, ...] = ("digest", "alerts", "both")
 DeliveryKind = Literal["digest", "alert", "edit", "summary"]
 
 # The alert threshold when a subscription sets none. Scores (bot.news.stories.score) are
-# W(kind) x (1 + log2(independent outlets)) / (1 + age in days), with W = 3 for joined, signing, intent to join
-# and suspension. Such a story confirmed by 2 outlets scores 3 x 2 = 6 when fresh, and stays at or above 4.5
-# while its newest article is under 8 hours old (6 / (1 + 1/3)); a story from a single outlet peaks at 3 whatever
-# its kind, and a statement (W = 1) needs 12 outlets to reach 4.5. So 4.5 sits half-way between the best a
-# single outlet can do and a fresh two-outlet accession.
+# W(kind) x (1 + log2(independent outlets, counted up to 3)) and do not change with time: W = 3 for a new accession
+# (intent, joining, signing) or a suspension, 2 for ratification or recognition, 1.5 talks, 1 a statement or a
+# follow-up about a country already in, 0.8 no event. 4.5 alerts a new accession or a suspension from two outlets
+# (6.0) and a ratification or recognition from three (5.17); never talks, statements, follow-ups or one outlet alone.
 DEFAULT_ALERT_THRESHOLD = 4.5
 DEFAULT_SCHEDULE = "daily 09:00"
 MAX_TOPICS = 25  # per server, the built-in one included (also Discord's cap on autocomplete choices)

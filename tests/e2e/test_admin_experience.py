@@ -59,7 +59,8 @@ async def test_an_alert_refused_for_a_permission_is_sent_after_the_fix_and_a_new
 ) -> None:
     await bots.start()
     news = await emulator.channel_id("news")
-    await emulator.ask("subscribe", {"channel": str(news), "mode": "alerts"}, user="admin", wait=10)
+    subscription = {"channel": str(news), "mode": "alerts", "min_importance": 0}
+    await emulator.ask("subscribe", subscription, user="admin", wait=10)
     await emulator.permissions(news, deny=["send_messages"])
     newsroom.publish("bbc", "cnn")
 
@@ -69,7 +70,7 @@ async def test_an_alert_refused_for_a_permission_is_sent_after_the_fix_and_a_new
     await eventually(status, lambda text: "Missing Send Messages" in text, what="the pause in /status")
     assert await emulator.channel_messages(news) == []
     await emulator.permissions(news, allow=["send_messages"])
-    again = await emulator.ask("subscribe", {"channel": str(news), "mode": "alerts"}, user="admin", wait=10)
+    again = await emulator.ask("subscribe", subscription, user="admin", wait=10)
     assert "paused" not in text_of(again)
     [alert] = await eventually(
         lambda: emulator.channel_messages(news), lambda found: len(found) == 1, what="the alert, once"

@@ -7,6 +7,7 @@ all answering 304 on a 2-core machine: 0.10-0.17 s with uvloop against 0.20-0.24
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -21,3 +22,18 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(main)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)
+
+
+class Breather:
+    """Lets a CPU-bound loop that must run on the event loop (clustering, building views, planning) give the loop
+    back every `slice` seconds, so that a slash command waiting behind it is answered in time."""
+
+    def __init__(self, slice_seconds: float = 0.01) -> None:
+        self._slice = slice_seconds
+        self._since = time.perf_counter()
+
+    async def __call__(self) -> None:
+        now = time.perf_counter()
+        if now - self._since >= self._slice:
+            await asyncio.sleep(0)
+            self._since = time.perf_counter()

@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.accords.model import TimelineEvent
+from bot.aio import Breather
 from bot.countries import by_key
 from bot.delivery._wallclock import ScheduleError
 from bot.delivery.quiet_hours import parse_quiet_hours
@@ -429,12 +430,15 @@ class Delivery:
         open_pairs = await self.store.open_alerts()
         topics = await self.store.topics_of({s.guild_id for s in subs})
         actions: list[AlertAction] = []
+        breathe = Breather()
         for sub in subs:
+            await breathe()
             tags = _tags(sub, topics.get(sub.guild_id, []))
             quiet = (
                 parse_quiet_hours(sub.quiet_hours).contains(now, ZoneInfo(sub.timezone)) if sub.quiet_hours else False
             )
             for story in seen.get(sub.guild_id, []):
+                await breathe()
                 pair = (sub.id, story.id)
                 if pair in open_pairs or not tags.intersection(story.topics):
                     continue

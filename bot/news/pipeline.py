@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.aio import Breather
 from bot.news.matching import Tagging, Topic, default_topic
 from bot.news.models import Article, Entry, FetchResult, FetchStatus, Source, SourceState, Story
 from bot.news.stories import DEFAULT_WINDOW, Clusterer, StoryDraft, window_ranges
@@ -172,6 +173,11 @@ class Poller:
         self._concurrency = concurrency
         self._batch_feeds = batch_feeds
         self._batch_seconds = batch_seconds
+        # Polls may overlap (a slow source must not hold the next poll): a source being fetched by one is left out
+        # of the others, and batches are clustered and written one at a time, so that two polls never both start
+        # a story for the same event.
+        self.in_flight: set[str] = set()
+        self._write_lock = asyncio.Lock()
 
     async def _topics(self) -> TopicSet:
         provided = await self._provider() if self._provider is not None else ()
@@ -197,22 +203,31 @@ class Poller:
         saver = _Saver(self, stages, now, explain)
         slots = asyncio.Semaphore(self._concurrency)
         fetched_until = [0.0]
+        mine: list[Source] = []
+        for source in ordered:
+            state = states.get(source.url, SourceState())
+            if source.url in self.in_flight or not (force or self._fetcher.is_due(source, state, now)):
+                saver.add(_FeedOutcome(source, None, SourceReport(source.url, FetchStatus.DEFERRED.value)))
+            else:
+                mine.append(source)
+        self.in_flight.update(source.url for source in mine)
 
         async def one(source: Source) -> None:
             state = states.get(source.url, SourceState())
-            if not force and not self._fetcher.is_due(source, state, now):
-                saver.add(_FeedOutcome(source, None, SourceReport(source.url, FetchStatus.DEFERRED.value)))
-                return
-            async with slots:
-                result = await self._fetch(source, state)
-                fetched_until[0] = time.perf_counter() - started
-                outcome = await self._work_on(result, state, topics, now, since, explain, stages)
-            saver.add(outcome)
+            try:
+                async with slots:
+                    result = await self._fetch(source, state)
+                    fetched_until[0] = time.perf_counter() - started
+                    outcome = await self._work_on(result, state, topics, now, since, explain, stages)
+                saver.add(outcome)
+            finally:
+                self.in_flight.discard(source.url)
 
         saving = asyncio.create_task(saver.run(), name="poll-saver")
         try:
-            await asyncio.gather(*(one(source) for source in ordered))
+            await asyncio.gather(*(one(source) for source in mine))
         finally:
+            self.in_flight.difference_update(source.url for source in mine)
             saver.finish()
             await saving
         stages.add("fetch", fetched_until[0])
@@ -357,12 +372,18 @@ class Poller:
             articles = sorted(found.items(), key=lambda pair: (pair[1][0].published, pair[1][0].url))
             ranges = window_ranges((a.published for _, (a, _) in articles), self._window) if articles else []
             stories = await self._store.stories_in_window(ranges)
+            breathe = Breather()
             clusterer = Clusterer(stories, window=self._window)
             decisions: list[Decision] = []
             for _, (article, _) in articles:
                 placement = clusterer.place(article)
                 decisions.append(_decision(article, placement.reason))
-            drafts: list[StoryDraft] = clusterer.drafts(now)
+                await breathe()
+            drafts: list[StoryDraft] = []
+            for cluster in clusterer.clusters:
+                if cluster.added:
+                    drafts.append(clusterer.draft(cluster, now))
+                    await breathe()
         with stages.timing("save"):
             saved = await self._store.save_poll(
                 seen={key: when for outcome in outcomes for key, when in outcome.keys.items()},
@@ -434,7 +455,8 @@ class _Saver:
             outcome.keys = {key: when for key, when in outcome.keys.items() if key not in self._seen}
             outcome.found = [f for f in outcome.found if seen_key(f.origin, f.identity) in outcome.keys]
         try:
-            saved, decisions = await self._poller._write(batch, self._now, self._stages)
+            async with self._poller._write_lock:
+                saved, decisions = await self._poller._write(batch, self._now, self._stages)
         except Exception:
             if len(batch) > 1:  # find the feed whose data cannot be written; the others are written
                 for outcome in batch:

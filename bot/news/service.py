@@ -61,7 +61,7 @@ class NewsService:
         )
         self.last_report: PollReport | None = None
         self.last_poll: datetime | None = None
-        self._polling: asyncio.Task[PollReport] | None = None
+        self._polling: set[asyncio.Task[PollReport]] = set()
 
     def add_listener(self, listener: Callable[[SavedPoll], None]) -> None:
         """Call `listener` each time a poll has written news (while the poll goes on)."""
@@ -77,17 +77,18 @@ class NewsService:
         sources = list(self.sources)
         if self._extra_sources is not None:
             sources.extend(await self._extra_sources())
-        self._polling = asyncio.create_task(self.poller.poll(sources), name="poll")
+        polling = asyncio.create_task(self.poller.poll(sources), name="poll")
+        self._polling.add(polling)
         try:
-            report = await asyncio.shield(self._polling)
+            report = await asyncio.shield(polling)
         except asyncio.CancelledError:
-            if self._polling.cancelled():  # stopped by stop(), not by our own caller
+            if polling.cancelled():  # stopped by stop(), not by our own caller
                 log.info("poll stopped: the bot is shutting down; what it saved is kept")
                 return None
-            self._polling.cancel()
+            polling.cancel()
             raise
         finally:
-            self._polling = None
+            self._polling.discard(polling)
         self.last_report, self.last_poll = report, self._clock()
         failed = sum(1 for source in report.sources if source.status in ("failed", "error"))
         log.info(
@@ -100,11 +101,12 @@ class NewsService:
         return report
 
     async def stop(self) -> None:
-        """End a poll under way now (see the module docstring)."""
-        polling = self._polling
-        if polling is not None and not polling.done():
-            polling.cancel()
-            await asyncio.wait({polling})
+        """End the polls under way now (see the module docstring)."""
+        running = {task for task in self._polling if not task.done()}
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
 
     async def close(self) -> None:
         await self.stop()

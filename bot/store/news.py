@@ -16,6 +16,7 @@ from sqlalchemy import Row, Table, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.aio import Breather
 from bot.news.models import Article, DetectedEvent, EventKind, Source, SourceState, Story
 from bot.news.stories import StoryDraft, outlet_key
 from bot.news.visibility import OPERATOR, Origin, SourcedArticle, View, build_views
@@ -264,10 +265,12 @@ class NewsStore:
     async def _with_articles(self, connection: AsyncConnection, rows: list[Row[Any]]) -> list[Story]:
         a = schema.articles
         by_story: dict[int, list[Article]] = {row.id: [] for row in rows}
+        breathe = Breather()
         for chunk in _chunks(list(by_story)):
             query = select(a).where(a.c.story_id.in_(chunk)).order_by(a.c.published, a.c.id)
             for article in await connection.execute(query):
                 by_story[article.story_id].append(article_from_row(article))
+                await breathe()
         return [
             Story(
                 id=row.id,
@@ -314,27 +317,30 @@ class NewsStore:
             await _insert_new(connection, schema.seen_articles, seen_rows, "identity")
             carried: dict[str, set[str]] = {key: set(value) for key, value in (origins or {}).items()}
             touched: set[int] = set()
+            created = [draft for draft in drafts if draft.story_id is None]
+            ids: list[int] = []
+            if created:  # one statement for every new story (insertmanyvalues), ids in the drafts' order
+                insert_stories = schema.stories.insert().returning(schema.stories.c.id, sort_by_parameter_order=True)
+                result = await connection.execute(insert_stories, [_story_values(draft) for draft in created])
+                ids = [int(row.id) for row in result]
+            new_ids = iter(ids)
+            article_rows = []
             for draft in drafts:
-                values = _story_values(draft)
                 if draft.story_id is None:
-                    result = await connection.execute(
-                        schema.stories.insert().values(**values).returning(schema.stories.c.id)
-                    )
-                    story_id = int(result.scalar_one())
+                    story_id = next(new_ids)
                 else:
                     story_id = draft.story_id
                     await connection.execute(
-                        update(schema.stories).where(schema.stories.c.id == story_id).values(**values)
+                        update(schema.stories).where(schema.stories.c.id == story_id).values(**_story_values(draft))
                     )
-                rows = []
                 for article in draft.added:
                     identity = identities.get(article.url, article.url)
-                    rows.append(_article_values(article, identity, story_id))
+                    article_rows.append(_article_values(article, identity, story_id))
                     carried.setdefault(identity, set()).update(() if origins and identity in origins else {OPERATOR})
-                await _insert_new(connection, schema.articles, rows, "identity")
                 touched.add(story_id)
                 story = _story(story_id, draft)
                 (new if draft.story_id is None else updated).append(story)
+            await _insert_new(connection, schema.articles, article_rows, "identity")
             touched |= await _add_origins(connection, carried, moment, seq)
             changed = await self._refresh_views(connection, touched, seq, moment)
         if states:
@@ -358,6 +364,7 @@ class NewsStore:
         facts did not change keep their change number. Returns how many views were written or removed."""
         a, o, v, g = schema.articles, schema.article_origins, schema.story_views, schema.guild_sources
         changed = 0
+        breathe = Breather()
         for chunk in _chunks(sorted(story_ids), 500):
             articles = list(await connection.execute(select(a).where(a.c.story_id.in_(chunk)).order_by(a.c.id)))
             carried: dict[int, list[Origin]] = {}
@@ -383,21 +390,23 @@ class NewsStore:
                 views = build_views(sourced, guilds_by_origin, max_age=self.max_article_age, now=now)
                 for scope, view in views.items():
                     wanted[(story_id, scope)] = view_row(story_id, view, seq=seq)
+                await breathe()
             gone = [key for key in existing if key not in wanted]
-            for story_id, scope in gone:
-                await connection.execute(delete(v).where(v.c.story_id == story_id, v.c.scope == scope))
             writes = [
                 values
                 for key, values in wanted.items()
                 if key not in existing or any(existing[key][name] != values[name] for name in _VIEW_FACTS)
             ]
-            for values in writes:
-                key = (values["story_id"], values["scope"])
-                if key in existing:
-                    condition = and_(v.c.story_id == key[0], v.c.scope == key[1])
-                    await connection.execute(update(v).where(condition).values(**values))
-                else:
-                    await connection.execute(v.insert().values(**values))
+            # Rows that changed are replaced: one delete and one insert for many rows, not a statement per view.
+            stale = gone + [
+                (values["story_id"], values["scope"])
+                for values in writes
+                if (values["story_id"], values["scope"]) in existing
+            ]
+            for story_id, scope in stale:
+                await connection.execute(delete(v).where(v.c.story_id == story_id, v.c.scope == scope))
+            if writes:
+                await connection.execute(v.insert(), writes)
             changed += len(gone) + len(writes)
         return changed
 

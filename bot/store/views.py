@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Row, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Select
 
+from bot.aio import Breather
 from bot.news.models import Article, EventKind, Story
 from bot.news.visibility import PUBLIC
 from bot.store import schema
@@ -143,15 +144,22 @@ class StoryViews:
         async with self._engine.connect() as connection:
             rows = list(await connection.execute(query))
             articles = await _articles(connection, {i for row in rows for i in json.loads(row.article_ids)})
-        return [(row.scope, _story(row, articles)) for row in rows]
+        breathe = Breather()
+        out = []
+        for row in rows:
+            out.append((row.scope, _story(row, articles)))
+            await breathe()
+        return out
 
 
 async def _articles(connection: AsyncConnection, ids: Collection[int]) -> dict[int, Article]:
     a = schema.articles
     found: dict[int, Article] = {}
+    breathe = Breather()
     for chunk in _chunks(sorted(ids)):
         for row in await connection.execute(select(a).where(a.c.id.in_(chunk))):
             found[row.id] = article_from_row(row)
+            await breathe()
     return found
 
 

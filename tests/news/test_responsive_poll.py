@@ -1,0 +1,145 @@
+"""The poll never holds the event loop that answers Discord, and survives the death of its worker process.
+
+A poll of many realistic feeds (curly quotes, accents, names in other scripts; some items about the accords) runs
+over HTTP from loopback hosts while a probe task measures how late the loop wakes it; the largest delay must stay
+far below what would make a slash command miss Discord's 3 seconds. The bound is generous (200 ms) so that a busy
+CI machine does not make the test flaky; the bot aims at 50 ms (bench/responsiveness.py measures it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from xml.sax.saxutils import escape
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.news.fetch import Fetcher
+from bot.news.models import Source
+from bot.news.pipeline import Poller
+from bot.news.work import ProcessWork, WorkerDied
+from bot.store.news import NewsStore
+
+HOSTS = 20
+FEEDS_PER_HOST = 10
+ITEMS = 40
+NOW = datetime.now(UTC)
+_TEXT = (
+    "Ministers’ talks in Brasília — “progress” on the Israel–Morocco agreement; Erdoğan, Zelenskyy and São Paulo’s "
+    "mayor; قمة in Doha; Нетаньяху; a Middle East summit; Gaza ceasefire; oil prices; football transfer; Abraham "
+    "Accords anniversary; normalisation talks with Saudi Arabia"
+)
+_WORDS = tuple(_TEXT.split())
+
+
+def _feed(host: int, feed: int) -> bytes:
+    date = format_datetime(NOW)
+    items = []
+    for n in range(ITEMS):
+        words = [_WORDS[(host * 31 + feed * 7 + n * 3 + k) % len(_WORDS)] for k in range(12)]
+        title = " ".join(words[:8]) + f" {host}-{feed}-{n}"
+        body = " ".join(words * 6)
+        link = f"https://outlet{host}.example/{feed}/{n}"
+        items.append(
+            f"<item><title>{escape(title)}</title><link>{link}</link><pubDate>{date}</pubDate>"
+            f"<description>{escape(body)}</description></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>Outlet {host}</title>{''.join(items)}</channel></rss>"
+    ).encode()
+
+
+@pytest.fixture
+async def feeds() -> AsyncIterator[list[Source]]:
+    runners: list[web.AppRunner] = []
+    sources: list[Source] = []
+    bodies = {(h, f): _feed(h, f) for h in range(HOSTS) for f in range(FEEDS_PER_HOST)}
+
+    for host in range(HOSTS):
+        app = web.Application()
+
+        async def handle(request: web.Request, host: int = host) -> web.Response:
+            return web.Response(body=bodies[(host, int(request.match_info["n"]))], content_type="application/rss+xml")
+
+        app.router.add_get("/{n}.xml", handle)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await runner.setup()
+        address = f"127.0.3.{host + 1}"
+        await web.TCPSite(runner, address, 0).start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        sources.extend(Source(f"http://{address}:{port}/{f}.xml", f"Outlet {host}") for f in range(FEEDS_PER_HOST))
+    try:
+        yield sources
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+
+
+async def test_a_large_poll_never_holds_the_event_loop(engine: AsyncEngine, feeds: list[Source]) -> None:
+    work = ProcessWork()
+    await work.warm_up()
+    delays: list[float] = []
+    stop = asyncio.Event()
+
+    async def probe() -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(0.005)
+            delays.append(time.perf_counter() - started - 0.005)
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            fetcher = Fetcher(session, clock=lambda: NOW, host_min_interval=0.0, per_host_limit=4)
+            poller = Poller(NewsStore(engine), fetcher, lambda: NOW, work=work)
+            probing = asyncio.create_task(probe())
+            report = await poller.poll(feeds, force=True)
+            stop.set()
+            await probing
+    finally:
+        await work.close()
+    assert all(s.status == "ok" for s in report.sources), [s for s in report.sources if s.status != "ok"][:3]
+    assert sum(s.new for s in report.sources) == HOSTS * FEEDS_PER_HOST * ITEMS
+    assert report.new_stories  # some items were about the accords
+    assert max(delays) < 0.2, f"the loop was held {max(delays) * 1000:.0f} ms"
+
+
+async def test_a_worker_that_dies_fails_its_feed_and_the_next_one_is_served() -> None:
+    work = ProcessWork()
+    source = Source("https://big.example/rss", "Big")
+    big = (
+        _feed(0, 0)[: -len(b"</channel></rss>")]
+        + b"".join(
+            b"<item><title>x</title><link>https://a.example/%d</link><description>%s</description></item>"
+            % (n, b"word " * 300)
+            for n in range(8000)
+        )
+        + b"</channel></rss>"
+    )
+    try:
+        await work.warm_up()
+        assert work._pool is not None
+        (pid,) = list(work._pool._processes)  # the one worker
+
+        async def kill_soon() -> None:
+            await asyncio.sleep(0.05)
+            os.kill(pid, signal.SIGKILL)
+
+        killing = asyncio.create_task(kill_soon())
+        with pytest.raises(WorkerDied):
+            await work.parse(big, source, None)
+        await killing
+        parsed = await work.parse(_feed(1, 1), source, None)  # a new worker took over
+        assert len(parsed.feed.entries) == ITEMS
+        assert work.restarts == 1
+    finally:
+        await work.close()

@@ -12,7 +12,10 @@
    message requests (target under 1%), and the time from the story being stored to the last message.
 2. commands: answer time of /members, /timeline and /latest with `--stories` stories stored (written through
    NewsStore.save_poll in batches; 5% are joining/signing events reported by two or three outlets, so /members and
-   /timeline have reported events to show). Measured from the control API's POST /interactions to the answer.
+   /timeline have reported events to show) and `--guilds` servers with a source of their own each: one story in
+   ten is carried by a server's own source (half of those also by the operator's), so that visibility is part of
+   every read. The commands run in a server that has its own source. Measured from the control API's POST
+   /interactions to the answer.
 
 The emulator runs in a process of its own (as Discord is remote): the bot's event loop is not shared with it.
 Message times come from the emulator's snowflake ids, which encode the millisecond a message was created.
@@ -43,6 +46,7 @@ from bot.app import open_database
 from bot.delivery.service import Delivery
 from bot.news.models import Article, DetectedEvent, EventKind
 from bot.news.stories import StoryDraft, StoryFacts, score
+from bot.news.visibility import OPERATOR
 from bot.settings import Settings
 from bot.store.news import NewsStore
 from tests.discord_emulator.fixtures import EmulatorHandle, settings_for
@@ -223,26 +227,46 @@ def story_drafts(count: int, now: datetime, rng: random.Random) -> Iterator[Stor
         yield StoryDraft(None, facts, articles, articles)
 
 
-async def store_stories(settings: Settings, count: int) -> None:
+def own_source(guild: int) -> str:
+    return f"https://feeds.server{guild}.example/rss"
+
+
+async def store_stories(settings: Settings, count: int, guilds: list[int]) -> None:
+    """`count` stories; each of `guilds` has a source of its own, which carries one story in ten (half of them
+    with the operator's sources too)."""
     engine = await open_database(settings)
-    store = NewsStore(engine)
+    store = NewsStore(engine, max_article_age=timedelta(hours=72))
     now = datetime.now(UTC)
+    delivery = Delivery(engine, store, lambda: now, max_article_age=timedelta(hours=72))
+    for guild in guilds:
+        await delivery.add_source(guild, own_source(guild), f"Server {guild}'s feed")
+    rng = random.Random(7)
     drafts = list(story_drafts(count, now, random.Random(5)))
     for start in range(0, len(drafts), 500):
         batch = drafts[start : start + 500]
         seen = {a.url: a.first_seen for d in batch for a in d.added}
-        await store.save_poll(seen=seen, drafts=batch, identities={url: url for url in seen})
+        origins: dict[str, set[str]] = {}
+        for draft in batch:
+            own = own_source(rng.choice(guilds)) if rng.random() < 0.1 else None
+            for index, article in enumerate(draft.added):
+                public = own is None or (index > 0 and rng.random() < 0.5)
+                origins[article.url] = {OPERATOR} if public else {own or OPERATOR}
+        await store.save_poll(seen=seen, drafts=batch, identities={url: url for url in seen}, origins=origins)
     await engine.dispose()
 
 
-async def commands(emulator: EmulatorHandle, workdir: Path, stories: int, runs: int) -> None:
+async def commands(emulator: EmulatorHandle, workdir: Path, stories: int, guilds: int, runs: int) -> None:
     database = workdir / "commands.db"
     sources = workdir / "no-sources.toml"
     sources.write_text("# no sources: the stored stories are all there is\n")
     settings = settings_for(emulator, database, sources)
     began = time.perf_counter()
-    await store_stories(settings, stories)
-    print(f"commands: {stories} stories stored in {time.perf_counter() - began:.1f} s; {runs} runs of each command")
+    here = int((await emulator.state())["guilds"][0]["id"])
+    await store_stories(settings, stories, [here, *range(10**17, 10**17 + guilds - 1)])
+    print(
+        f"commands: {stories} stories and {guilds} servers with a source of their own stored in "
+        f"{time.perf_counter() - began:.1f} s; {runs} runs of each command"
+    )
     bots = BotLauncher(emulator, database, sources, {})
     await bots.start()
     try:
@@ -275,7 +299,7 @@ async def main(args: argparse.Namespace) -> None:
                 if args.part in ("fanout", "all"):
                     await fanout(emulator, Path(workdir), args.guilds, args.channels)
                 if args.part in ("commands", "all"):
-                    await commands(emulator, Path(workdir), args.stories, args.runs)
+                    await commands(emulator, Path(workdir), args.stories, args.guilds, args.runs)
     finally:
         process.stop()
 

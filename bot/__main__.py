@@ -1,4 +1,4 @@
-"""`python -m bot [run|migrate|check ...]`: the bot's command line."""
+"""`python -m bot [run|worker|gateway|migrate|check ...]`: the bot's command line."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from bot.settings import SettingsError, configure_logging, load_settings
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Accord Watch Discord bot")
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="run the bot (the default)")
+    commands.add_parser("run", help="run the whole bot in one process (the default)")
+    commands.add_parser(
+        "worker", help="a fleet's poller: read the sources and build stories, no Discord (PostgreSQL only)"
+    )
+    commands.add_parser(
+        "gateway", help="a fleet's Discord side: the shards SHARD_IDS of SHARD_COUNT and their delivery (PostgreSQL)"
+    )
     commands.add_parser("migrate", help="apply database migrations and exit")
     from bot.news import check
 
@@ -46,19 +52,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "run"
     if command == "check":
         return _check(args)
+    from bot import app
+
+    role: app.Role = "all" if command == "run" else command  # type: ignore[assignment]
     try:
         settings = load_settings()
-        if command == "run":
-            settings.token  # noqa: B018 - fail fast, before any connection is made
+        if command != "migrate":
+            app.check_role(settings, role)  # fail fast, before any connection is made
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.LOG_LEVEL)
 
-    from bot import app
-
     try:
-        aio.run(app.migrate_only(settings) if command == "migrate" else app.run(settings))
+        aio.run(app.migrate_only(settings) if command == "migrate" else app.run(settings, role))
     except KeyboardInterrupt:
         pass
     except SettingsError as exc:

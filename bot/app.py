@@ -1,5 +1,12 @@
 """Wiring: settings in, a running bot out. The only module that knows every part.
 
+Three roles share one wiring (`opened`):
+- `all` (`python -m bot`): everything in one process: polling, Discord for every shard, delivery. SQLite or
+  PostgreSQL; on SQLite it must be the only process on its file.
+- `worker` (`python -m bot worker`): polls the sources and builds stories; no Discord. Only one worker polls at a
+  time (bot.store.locks.PollLock); another waits and takes over when it dies.
+- `gateway` (`python -m bot gateway`): connects to Discord for its shards (SHARD_COUNT, SHARD_IDS) and delivers for
+  their servers; it hears of new news through PostgreSQL's LISTEN/NOTIFY.
 `running_bot()` is the one way the bot is started, by `python -m bot` and by the end-to-end tests alike.
 """
 
@@ -9,28 +16,33 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import discord
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.accords import DatasetError, load_knowledge
+from bot.accords import DatasetError, Knowledge, load_knowledge
 from bot.delivery.service import Delivery
 from bot.discord_app import endpoints
-from bot.discord_app.client import AccordWatchBot, Services
+from bot.discord_app.client import FAILING_SOURCE_THRESHOLD, AccordWatchBot, Services
 from bot.news.service import NewsService
 from bot.news.sources import SourcesError, load_sources
-from bot.news.work import ProcessWork
+from bot.news.work import InlineWork, ProcessWork
 from bot.scheduling import Scheduler
 from bot.settings import Settings, SettingsError
 from bot.store.database import create_engine, migrate
+from bot.store.locks import DatabaseInUse, PollLock, SingleProcess
 from bot.store.news import NewsStore
 
 log = logging.getLogger(__name__)
+
+Role = Literal["all", "worker", "gateway"]
+POLLS_AT_ONCE = 4  # a tick starts a poll even while earlier ones wait on slow sources (each fetches other sources)
 
 
 class StartupError(Exception):
@@ -50,7 +62,16 @@ async def open_database(settings: Settings) -> AsyncEngine:
     return engine
 
 
-POLLS_AT_ONCE = 4  # a tick starts a poll even while earlier ones wait on slow sources (each fetches other sources)
+def check_role(settings: Settings, role: Role) -> None:
+    """A fleet role needs PostgreSQL (SQLite serves one process); a gateway needs the token."""
+    if role != "all" and settings.uses_sqlite:
+        raise SettingsError(
+            "DATABASE_URL",
+            f"`python -m bot {role}` is for a fleet of processes on PostgreSQL; SQLite serves one process "
+            "(run `python -m bot`), or set DATABASE_URL=postgresql://user:password@host:5432/dbname",
+        )
+    if role != "worker":
+        settings.token  # noqa: B018 - fail fast, before any connection is made
 
 
 def schedule_polling(scheduler: Scheduler, poll: Callable[[], Awaitable[object]], interval: int, now: datetime) -> None:
@@ -75,48 +96,110 @@ async def migrate_only(settings: Settings) -> None:
     log.info("database is up to date")
 
 
+@dataclass
+class Core:
+    """What every role opens: the store, the knowledge, the news and delivery services, the scheduler."""
+
+    settings: Settings
+    role: Role
+    engine: AsyncEngine
+    knowledge: Knowledge
+    clock: Callable[[], datetime]
+    news: NewsService
+    delivery: Delivery
+    scheduler: Scheduler
+    poll_lock: PollLock
+
+    async def poll_tick(self) -> None:
+        """The poll job: poll when this process holds the poll lock, then disable the servers' sources that keep
+        failing (a gateway tells their admins). Delivery hears of the news as each batch is saved."""
+        if not await self.poll_lock.held():
+            return
+        if await self.news.poll_once() is None:
+            return
+        await self.delivery.disable_failing_sources(threshold=FAILING_SOURCE_THRESHOLD)
+
+
+@contextlib.asynccontextmanager
+async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] | None = None) -> AsyncIterator[Core]:
+    check_role(settings, role)
+    single = SingleProcess(settings.DATABASE_URL) if settings.uses_sqlite else None
+    if single is not None:
+        try:
+            single.acquire()
+        except DatabaseInUse as exc:
+            raise SettingsError(
+                "DATABASE_URL",
+                f"another Accord Watch process already runs on this database (lock {exc}); stop it first, as on "
+                "SQLite one process serves every server, or use PostgreSQL to run several",
+            ) from None
+    try:
+        try:
+            knowledge = load_knowledge()
+        except DatasetError as exc:
+            raise StartupError(f"the accords dataset is invalid: {exc}") from None
+        try:
+            sources = load_sources(settings.SOURCES_FILE)
+        except SourcesError as exc:
+            raise SettingsError("SOURCES_FILE", str(exc)) from None
+        engine = await open_database(settings)
+        if clock is None:
+
+            def clock() -> datetime:
+                return datetime.now(UTC)
+
+        max_age = timedelta(hours=settings.MAX_ARTICLE_AGE) if settings.MAX_ARTICLE_AGE else None
+        news_store = NewsStore(engine, max_article_age=max_age)
+        delivery = Delivery(engine, news_store, clock, max_article_age=max_age)
+        polls = role in ("all", "worker")
+        news = NewsService(
+            news_store,
+            sources,
+            clock,
+            default_interval=settings.POLL_INTERVAL,
+            extra_sources=delivery.guild_sources,
+            topic_provider=delivery.all_topics,
+            allow=settings.allowed_networks,
+            work=ProcessWork() if polls else InlineWork(),
+        )
+        core = Core(settings, role, engine, knowledge, clock, news, delivery, Scheduler(), PollLock(engine))
+        if polls:
+            schedule_polling(core.scheduler, core.poll_tick, settings.POLL_INTERVAL, clock())
+        try:
+            yield core
+        finally:
+            await news.close()
+            await core.poll_lock.release()
+            await engine.dispose()
+    finally:
+        if single is not None:
+            single.release()
+
+
 @contextlib.asynccontextmanager
 async def running_bot(
-    settings: Settings, *, clock: Callable[[], datetime] | None = None, **bot_options: Any
+    settings: Settings, *, role: Role = "all", clock: Callable[[], datetime] | None = None, **bot_options: Any
 ) -> AsyncIterator[AccordWatchBot]:
-    """Open the store, load the knowledge, log in and connect; yield the bot once it is ready. `clock` (aware UTC
-    now) is the real one unless a test moves time."""
-    try:
-        knowledge = load_knowledge()
-    except DatasetError as exc:
-        raise StartupError(f"the accords dataset is invalid: {exc}") from None
-    try:
-        sources = load_sources(settings.SOURCES_FILE)
-    except SourcesError as exc:
-        raise SettingsError("SOURCES_FILE", str(exc)) from None
-    engine = await open_database(settings)
-    endpoints.apply(settings.DISCORD_API_BASE, settings.DISCORD_GATEWAY_URL)
-
-    if clock is None:
-
-        def clock() -> datetime:
-            return datetime.now(UTC)
-
-    max_age = timedelta(hours=settings.MAX_ARTICLE_AGE) if settings.MAX_ARTICLE_AGE else None
-    news_store = NewsStore(engine, max_article_age=max_age)
-    delivery = Delivery(engine, news_store, clock, max_article_age=max_age)
-    news = NewsService(
-        news_store,
-        sources,
-        clock,
-        default_interval=settings.POLL_INTERVAL,
-        extra_sources=delivery.guild_sources,
-        topic_provider=delivery.all_topics,
-        allow=settings.allowed_networks,
-        work=ProcessWork(),
-    )
-    scheduler = Scheduler()
-    services = Services(
-        knowledge=knowledge, engine=engine, clock=clock, news=news, scheduler=scheduler, delivery=delivery
-    )
-    bot = AccordWatchBot(settings=settings, services=services, **bot_options)
-    schedule_polling(scheduler, bot.poll_job, settings.POLL_INTERVAL, clock())
-    try:
+    """Open everything, log in and connect; yield the bot once every shard is ready. `clock` (aware UTC now) is the
+    real one unless a test moves time."""
+    async with opened(settings, role, clock) as core:
+        endpoints.apply(settings.DISCORD_API_BASE, settings.DISCORD_GATEWAY_URL)
+        services = Services(
+            knowledge=core.knowledge,
+            engine=core.engine,
+            clock=core.clock,
+            news=core.news,
+            scheduler=core.scheduler,
+            delivery=core.delivery,
+        )
+        shards = settings.shard_ids if role == "gateway" else None
+        bot = AccordWatchBot(
+            settings=settings,
+            services=services,
+            shard_count=settings.SHARD_COUNT,
+            shard_ids=list(shards) if shards is not None else None,
+            **bot_options,
+        )
         async with bot:
             try:
                 await bot.login(settings.token)
@@ -135,27 +218,49 @@ async def running_bot(
                 await bot.close()
                 with contextlib.suppress(asyncio.CancelledError, discord.DiscordException, OSError):
                     await runner
-    finally:
-        await news.close()
-        await engine.dispose()
 
 
-async def run(settings: Settings) -> None:
-    """Run until the gateway connection ends for good, or a SIGTERM (what platforms send to stop a worker) or
-    Ctrl-C: both stop it gracefully, letting a running poll or digest finish within the scheduler's grace."""
-    async with running_bot(settings) as bot:
-        log.info("ready as %s in %d server(s)", bot.user, len(bot.guilds))
-        loop = asyncio.get_running_loop()
-        stopping: set[asyncio.Task[None]] = set()
+async def _until_stopped(stop: Callable[[], Coroutine[Any, Any, None]], done: asyncio.Event) -> None:
+    """Wait until `done`, calling `stop` on the first SIGTERM (what platforms send to stop a worker) or Ctrl-C."""
+    loop = asyncio.get_running_loop()
+    stopping: set[asyncio.Task[None]] = set()
 
-        def stop(name: str) -> None:
-            if stopping:  # a second signal while closing: the first close is already under way
-                return
-            log.info("%s: stopping", name)
-            stopping.add(loop.create_task(bot.close()))
+    def on_signal(name: str) -> None:
+        if stopping:  # a second signal while closing: the first close is already under way
+            return
+        log.info("%s: stopping", name)
+        stopping.add(loop.create_task(stop()))
 
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows has no loop signal handlers
-                loop.add_signal_handler(signum, stop, signal.Signals(signum).name)
-        await bot.closed.wait()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows has no loop signal handlers
+            loop.add_signal_handler(signum, on_signal, signal.Signals(signum).name)
+    await done.wait()
+
+
+async def run(settings: Settings, role: Role = "all") -> None:
+    """Run a role until it is stopped: SIGTERM and Ctrl-C stop it gracefully (a poll under way stops at once,
+    keeping what it saved; messages owed are sent at the next start)."""
+    if role == "worker":
+        await run_worker(settings)
+        return
+    async with running_bot(settings, role=role) as bot:
+        shards = "" if bot.shard_ids is None else f", shards {','.join(map(str, bot.shard_ids))} of {bot.shard_count}"
+        log.info("ready as %s in %d server(s)%s", bot.user, len(bot.guilds), shards)
+        await _until_stopped(bot.close, bot.closed)
+    log.info("stopped")
+
+
+async def run_worker(settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
+    """The worker role: poll (when it holds the poll lock) until stopped."""
+    async with opened(settings, "worker", clock) as core:
+        done = asyncio.Event()
+
+        async def stop() -> None:
+            await core.news.stop()
+            await core.scheduler.stop()
+            done.set()
+
+        core.scheduler.start()
+        log.info("worker ready: polling %d source(s) of the operator and the servers' own", len(core.news.sources))
+        await _until_stopped(stop, done)
     log.info("stopped")

@@ -12,7 +12,8 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -35,6 +36,10 @@ _HINTS: dict[str, str] = {
     "MAX_ARTICLE_AGE": "use a whole number of hours, 0 to turn the check off (default 72)",
     "SOURCES_FILE": "point it at a readable TOML file of [[source]] tables, or leave it unset",
     "SERVER_SOURCES_ALLOW": "use networks in CIDR form separated by commas, e.g. 10.20.0.0/16, or leave it unset",
+    "SHARD_COUNT": "use the whole number of shards of the fleet, at least 1, or leave it unset (Discord's advice)",
+    "SHARD_IDS": "use the shards this process runs, as 0-3 or 0,2,5, each below SHARD_COUNT, or leave it unset (all)",
+    "REDIS_URL": "use redis://host:6379/0 (or rediss://), or leave it unset (each gateway takes its share)",
+    "HEALTH_PORT": "use a free port from 1 to 65535, or leave it unset (no health or metrics endpoint)",
 }
 
 
@@ -45,6 +50,23 @@ class SettingsError(Exception):
         hint = _HINTS.get(variable, "")
         super().__init__(f"{variable}: {problem}" + (f"; {hint}" if hint else ""))
         self.variable = variable
+
+
+def parse_shard_ids(value: str) -> tuple[int, ...]:
+    """`0-3`, `0,2,5` or `4`: the shards named, in order; ValueError says which part is not one."""
+    shards: list[int] = []
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        low, dash, high = part.partition("-")
+        try:
+            first, last = int(low), int(high) if dash else int(low)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a shard or a range of shards") from None
+        if first < 0 or last < first:
+            raise ValueError(f"{part!r} is not a shard or a range of shards")
+        shards.extend(range(first, last + 1))
+    if not shards:
+        raise ValueError("no shard named")
+    return tuple(dict.fromkeys(shards))
 
 
 def _parse_networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
@@ -81,6 +103,10 @@ class Settings(BaseSettings):
     SERVER_SOURCES_ALLOW: str = Field(
         default="", description="Private networks servers' own sources may reach (CIDRs, comma-separated)"
     )
+    SHARD_COUNT: int | None = Field(default=None, ge=1, description="Shards of the whole fleet (default: Discord's)")
+    SHARD_IDS: str | None = Field(default=None, description="Shards this gateway runs, e.g. 0-3 (default: all)")
+    REDIS_URL: str | None = Field(default=None, description="Redis for one rate budget shared by the gateways")
+    HEALTH_PORT: int | None = Field(default=None, ge=1, le=65535, description="Port of /healthz and /metrics")
 
     @field_validator("LOG_LEVEL")
     @classmethod
@@ -131,6 +157,41 @@ class Settings(BaseSettings):
         _parse_networks(value)
         return value
 
+    @field_validator("SHARD_IDS")
+    @classmethod
+    def _shard_ids(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_shard_ids(value)
+        return value
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("not a redis:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Settings:
+        if self.SHARD_IDS is not None:
+            if self.SHARD_COUNT is None:
+                raise PydanticCustomError("shards", "SHARD_IDS: set SHARD_COUNT too (the fleet's number of shards)")
+            too_big = [shard for shard in parse_shard_ids(self.SHARD_IDS) if shard >= self.SHARD_COUNT]
+            if too_big:
+                raise PydanticCustomError(
+                    "shards", f"SHARD_IDS: shard {too_big[0]} is not below SHARD_COUNT={self.SHARD_COUNT}"
+                )
+        return self
+
+    @property
+    def shard_ids(self) -> tuple[int, ...] | None:
+        """SHARD_IDS parsed, or None for all the shards."""
+        return parse_shard_ids(self.SHARD_IDS) if self.SHARD_IDS is not None else None
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return make_url(self.DATABASE_URL).get_backend_name() == "sqlite"
+
     @property
     def allowed_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         """SERVER_SOURCES_ALLOW parsed: the private networks the operator vouches for (an internal feed bridge)."""
@@ -150,9 +211,12 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
         return Settings(_env_file=env_file, **overrides)
     except ValidationError as exc:
         error = exc.errors()[0]
-        variable = str(error["loc"][0]) if error["loc"] else "settings"
-        # Never echo the input: it may be a secret.
         message = str(error["msg"]).removeprefix("Value error, ")
+        if error["loc"]:
+            variable = str(error["loc"][0])
+        else:  # a check across settings names its variable first: "SHARD_IDS: ..."
+            variable, _, message = message.partition(": ")
+        # Never echo the input: it may be a secret.
         raise SettingsError(variable, message) from None
 
 

@@ -412,7 +412,7 @@ class Delivery:
 
     # --- alerts ----------------------------------------------------------------------------------------------
 
-    async def plan_alerts(self, now: datetime) -> list[AlertAction]:
+    async def plan_alerts(self, now: datetime, owns: Callable[[int], bool] | None = None) -> list[AlertAction]:
         """Alerts owed now, derived from the database alone: new alerts to post and posted alerts to edit, for
         every active alert subscription, each story as the channel's server sees it.
 
@@ -420,9 +420,9 @@ class Delivery:
         channel's topics, it holds fresh news and it was seen after the channel subscribed. An alert whose story
         gained outlets or changed event is edited. Quiet hours hold new alerts (they are planned by the first call
         after the quiet hours end); edits ping nobody, so they are not held. Pairs with a message on its way (or
-        failed) are not planned again.
+        failed) are not planned again. `owns` keeps the servers this process delivers for (its shards).
         """
-        subs = [s for s in await self.store.active_subscriptions() if s.alerts]
+        subs = [s for s in await self.store.active_subscriptions() if s.alerts and (owns is None or owns(s.guild_id))]
         if not subs:
             return []
         seen = await self.views.for_guilds({s.guild_id for s in subs}, now - ALERT_LOOKBACK)
@@ -456,11 +456,13 @@ class Delivery:
         actions.sort(key=lambda a: (a.action != "send", -a.story.score, a.subscription.id, a.story.id))
         return actions
 
-    async def record_alerts(self, now: datetime, per_channel: int = ALERTS_PER_ROUND) -> list[PendingDelivery]:
+    async def record_alerts(
+        self, now: datetime, per_channel: int = ALERTS_PER_ROUND, *, owns: Callable[[int], bool] | None = None
+    ) -> list[PendingDelivery]:
         """Plan the alerts owed and write them to the outbox (a second call records nothing twice). A channel gets
         at most `per_channel` new alerts from one round, the most important; the rest are listed in one summary
         message, so a feed that floods the bot cannot flood a channel."""
-        actions = await self.plan_alerts(now)
+        actions = await self.plan_alerts(now, owns)
         seq = await self.views.current_change()
         rows: list[dict[str, object]] = []
         sends: dict[int, list[AlertAction]] = {}
@@ -572,6 +574,15 @@ class Delivery:
         if removed is not None:
             await self._news.refresh_views_of_origin(removed.url, self._clock())
         return removed
+
+    async def sources_to_announce(self, owns: Callable[[int], bool] | None = None) -> list[SourceInfo]:
+        """Servers' sources disabled for failing whose admins were not told yet (of the servers `owns` keeps)."""
+        found = await self.store.unannounced_disabled_sources()
+        return [info for info in found if owns is None or owns(info.guild_id)]
+
+    async def announced(self, source_id: int) -> None:
+        """The admins were told (or could not be: the server is gone): never again for this disabling."""
+        await self.store.mark_announced(source_id, self._clock())
 
     async def list_sources(self, guild_id: int) -> list[SourceInfo]:
         """The server's feeds, disabled ones included."""

@@ -493,12 +493,12 @@ class DeliveryStore:
                     update(_D).where(_D.c.id.in_(chunk)).values(claimed_by=None, claimed_until=None)
                 )
 
-    async def release_all(self) -> int:
-        """Free every claim (at start, when this process is the only one: nothing else can hold them)."""
+    async def release_claims(self, owner: str | None) -> int:
+        """Free the claims of `owner` (a previous run of this process), or every claim (None: when this process is
+        the only one, nothing else can hold them)."""
+        condition = _D.c.claimed_by.is_not(None) if owner is None else _D.c.claimed_by == owner
         async with self._engine.begin() as connection:
-            result = await connection.execute(
-                update(_D).where(_D.c.claimed_by.is_not(None)).values(claimed_by=None, claimed_until=None)
-            )
+            result = await connection.execute(update(_D).where(condition).values(claimed_by=None, claimed_until=None))
         return int(result.rowcount or 0)
 
     async def mark_attempt(self, delivery_id: int, now: datetime) -> None:
@@ -625,7 +625,7 @@ class DeliveryStore:
             ).scalar_one()
             if enabled >= cap:
                 return "cap"
-            values = {"name": name, "added_at": now, "disabled_at": None, "disabled_reason": None}
+            values = {"name": name, "added_at": now, "disabled_at": None, "disabled_reason": None, "announced_at": None}
             if found is None:
                 if not await _insert_ignore(
                     connection, _G, {"guild_id": guild_id, "url": url, **values}, ["guild_id", "url"]
@@ -662,6 +662,16 @@ class DeliveryStore:
                     row = (await connection.execute(select(_G).where(_G.c.id == source_id))).one()
                     out.append(_source(row))
         return out
+
+    async def unannounced_disabled_sources(self) -> list[SourceInfo]:
+        """Sources disabled for failing whose server was not told yet."""
+        query = select(_G).where(_G.c.disabled_at.is_not(None), _G.c.announced_at.is_(None)).order_by(_G.c.id)
+        async with self._engine.connect() as connection:
+            return [_source(row) for row in await connection.execute(query)]
+
+    async def mark_announced(self, source_id: int, now: datetime) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(update(_G).where(_G.c.id == source_id).values(announced_at=now))
 
     async def operator_source_urls(self) -> list[str]:
         """URLs of the sources polled for the operator (no owning server), as the news store recorded them."""

@@ -18,11 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.accords import Knowledge
 from bot.delivery.service import Delivery
 from bot.discord_app.checks import Tree
-from bot.discord_app.delivery_runner import DeliveryRunner
+from bot.discord_app.delivery_runner import DeliveryRunner, process_owner
+from bot.discord_app.pacing import SEND_RATE, Pacer, RedisPacer, SendPacer, share
 from bot.news.service import NewsService
 from bot.scheduling import Scheduler
 from bot.settings import Settings
 from bot.store.guilds import mark_removed, record_guild
+from bot.store.notify import NewsListener
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,10 @@ class Services:
     delivery: Delivery
 
 
-class AccordWatchBot(commands.Bot):
+class AccordWatchBot(commands.AutoShardedBot):
+    """The bot for one process: every shard (SHARD_COUNT unset: as many as Discord recommends), or the shards
+    `shard_ids` of a fleet's gateway, which then delivers only for the servers of those shards."""
+
     def __init__(self, *, settings: Settings, services: Services, **options: Any) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channels, roles and permissions; nothing privileged
@@ -76,19 +81,47 @@ class AccordWatchBot(commands.Bot):
         )
         self.settings = settings
         self.services = services
+        self.fleet = self.shard_ids is not None  # a gateway of some shards, beside others
         # Rounds at least every poll tick, and retries no farther apart: what is owed goes out within one tick.
         tick = max(1, min(60, settings.POLL_INTERVAL))
         self.deliveries = DeliveryRunner(
-            self, services.delivery, services.scheduler, services.clock, idle=min(5.0, tick), retry_max=float(tick)
+            self,
+            services.delivery,
+            services.scheduler,
+            services.clock,
+            pacer=self._pacer(),
+            idle=min(5.0, tick),
+            retry_max=float(tick),
+            owns=self.owns if self.fleet else None,
+            sole_process=settings.uses_sqlite,
+            owner=process_owner(self.shard_ids),
         )
+        self.news_listener = NewsListener(services.engine, self.deliveries.wake)
         self.closed = asyncio.Event()  # set once close() ran, whoever called it
         self._started = False
         self._busy_handlers: set[asyncio.Task[Any]] = set()
 
+    def owns(self, guild_id: int) -> bool:
+        """Whether this process delivers for a server: its shard, `(guild_id >> 22) % shard_count`, is one of ours."""
+        if self.shard_ids is None or self.shard_count is None:
+            return True
+        return (guild_id >> 22) % self.shard_count in self.shard_ids
+
+    def _pacer(self) -> SendPacer:
+        """The send budget: shared through Redis by every gateway (REDIS_URL), else this process's share of the
+        global limit, in proportion to its shards."""
+        settings = self.settings
+        shards, of = (len(self.shard_ids), self.shard_count or 1) if self.shard_ids is not None else (1, 1)
+        own = Pacer(share(SEND_RATE, shards, of))
+        if settings.REDIS_URL:
+            return RedisPacer(settings.REDIS_URL, SEND_RATE, fallback=own)
+        return own
+
     async def setup_hook(self) -> None:
         from bot.discord_app import cogs, errors
 
-        self.services.news.add_listener(lambda _saved: self.deliveries.wake())  # news saved: deliver it now
+        self.services.news.add_listener(lambda _saved: self.deliveries.wake())  # news saved here: deliver it now
+        self.news_listener.start()  # news saved by a worker (PostgreSQL): the same
         self.services.scheduler.start()  # jobs run on this loop from now on; close() stops them
         self.services.scheduler.add_job(
             self.purge_removed_guilds, IntervalTrigger(hours=6), id="purge", replace_existing=True
@@ -107,24 +140,6 @@ class AccordWatchBot(commands.Bot):
         else:
             synced = await self.tree.sync()
         log.info("synced %d command(s)%s", len(synced), " to the dev guild" if self.settings.DEV_GUILD_ID else "")
-
-    async def poll_job(self) -> None:
-        """The poll job: fetch what is due (the dispatcher delivers each batch as it is saved; the poll never
-        waits for Discord), then tell admins of their sources that keep failing."""
-        report = await self.services.news.poll_once()
-        if report is None:
-            return
-        self.deliveries.wake()  # a round after every poll, whatever it found: what is owed goes out
-        disabled = await self.services.delivery.disable_failing_sources(threshold=FAILING_SOURCE_THRESHOLD)
-        await self.wait_until_ready()
-        for source in disabled:
-            guild = self.get_guild(source.guild_id)
-            if guild is not None:
-                await self.deliveries.tell_admins(
-                    guild,
-                    f"Accord Watch disabled the source {source.name} <{source.url}> after {FAILING_SOURCE_THRESHOLD} "
-                    f"failed polls ({source.disabled_reason}). `/status` shows why; `/sources add` it again to retry.",
-                )
 
     async def purge_removed_guilds(self) -> None:
         purged = await self.services.delivery.purge_removed_guilds(self.services.clock())
@@ -175,6 +190,9 @@ class AccordWatchBot(commands.Bot):
         try:
             await self.services.news.stop()  # a poll under way ends now; what it saved is kept
             await self.deliveries.stop()
+            await self.news_listener.stop()
+            if isinstance(self.deliveries.pacer, RedisPacer):
+                await self.deliveries.pacer.close()
             await self.services.scheduler.stop()
             others = [task for task in self._busy_handlers if task is not asyncio.current_task()]
             if others:

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import enum
 import logging
-import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from bot.delivery.schedules import parse_schedule, to_trigger
 from bot.delivery.service import Delivery
 from bot.delivery.timezones import parse_timezone
 from bot.delivery.values import DeliveryError, PendingDelivery, Subscription
-from bot.discord_app.pacing import Pacer
+from bot.discord_app.pacing import Pacer, SendPacer
 from bot.discord_app.render import paginate
 from bot.discord_app.story_render import (
     ALSO_BUDGET,
@@ -114,9 +113,11 @@ def split_digest(stories: Sequence[Story], *, also: int = 0) -> list[list[Story]
     return parts
 
 
-def process_owner() -> str:
-    """Who holds a claim: this host and process."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+def process_owner(shards: Sequence[int] | None = None) -> str:
+    """Who holds a claim: this host and the shards it runs, the same across a restart, so that a process started
+    again takes back what its previous run held (another process's claims wait for their lease to end)."""
+    which = "all" if shards is None else ",".join(map(str, shards))
+    return f"{socket.gethostname()[:40]}:{which}"[:64]
 
 
 class DeliveryRunner:
@@ -127,12 +128,13 @@ class DeliveryRunner:
         scheduler: Scheduler,
         clock: Callable[[], datetime],
         *,
-        pacer: Pacer | None = None,
+        pacer: SendPacer | None = None,
         idle: float = 5.0,
         retry_base: float = 2.0,
         retry_max: float = 60.0,
         owns: Callable[[int], bool] | None = None,
         sole_process: bool = True,
+        owner: str | None = None,
     ) -> None:
         self.bot = bot
         self.delivery = delivery
@@ -142,7 +144,7 @@ class DeliveryRunner:
         self.idle = idle  # seconds between rounds when nothing wakes the dispatcher
         self.retry_base = retry_base
         self.retry_max = retry_max
-        self.owner = process_owner()
+        self.owner = owner or process_owner()
         self._owns = owns  # the servers this process delivers for (its shards); None: all
         self._sole = sole_process  # no other process shares the database: claims left by a crash are ours
         self._wake = asyncio.Event()
@@ -155,8 +157,9 @@ class DeliveryRunner:
     async def start(self) -> None:
         """On first ready: free the claims a crash left (when this is the only process), rebuild every digest job
         from the database, and start the dispatcher, which sends whatever a stop left unsent."""
-        if self._sole:
-            await self.delivery.store.release_all()
+        # Claims a crash left: all of them when no other process shares the database, else those of this process's
+        # previous run (the others' end with their lease).
+        await self.delivery.store.release_claims(None if self._sole else self.owner)
         for subscription in await self.delivery.all_active_subscriptions():
             if self._owns is None or self._owns(subscription.guild_id):
                 self.schedule(subscription)
@@ -191,7 +194,8 @@ class DeliveryRunner:
     async def round(self) -> int:
         """Record the alerts owed, then send every row due; returns how many messages were sent."""
         async with self._round_lock:
-            recorded = await self.delivery.record_alerts(self.clock())
+            await self._announce_disabled_sources()
+            recorded = await self.delivery.record_alerts(self.clock(), owns=self._owns)
             if recorded:
                 log.info("planned %s", count(len(recorded), "alert message"))
             return await self.send_due()
@@ -463,6 +467,18 @@ class DeliveryRunner:
                 "be sent is tried again then.",
                 avoid=row.channel_id,
             )
+
+    async def _announce_disabled_sources(self) -> None:
+        """Tell the admins of each server whose own source was disabled for failing (once, by its gateway)."""
+        for source in await self.delivery.sources_to_announce(self._owns):
+            guild = self.bot.get_guild(source.guild_id)
+            if guild is not None:
+                await self.tell_admins(
+                    guild,
+                    f"Accord Watch disabled the source {source.name} <{source.url}> after it failed again and again "
+                    f"({source.disabled_reason}). `/status` shows why; `/sources add` it again to retry.",
+                )
+            await self.delivery.announced(source.id)
 
     async def tell_admins(self, guild: discord.Guild, text: str, *, avoid: int | None = None) -> bool:
         """Post a notice where the admins will see it: another subscribed channel, else the system channel."""

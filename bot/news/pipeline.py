@@ -373,7 +373,10 @@ class Poller:
             ranges = window_ranges((a.published for _, (a, _) in articles), self._window) if articles else []
             stories = await self._store.stories_in_window(ranges)
             breathe = Breather()
-            clusterer = Clusterer(stories, window=self._window)
+            clusterer = Clusterer(window=self._window)
+            for story in stories:
+                clusterer.add_story(story)
+                await breathe()
             decisions: list[Decision] = []
             for _, (article, _) in articles:
                 placement = clusterer.place(article)

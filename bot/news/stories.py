@@ -413,11 +413,16 @@ class Clusterer:
         self.clusters: list[Cluster] = []
         self._index: dict[str, list[tuple[int, int]]] = {}  # key -> (cluster, article within it)
         for story in candidates:
-            if story.articles:
-                first = story.articles[0].published
-                self.clusters.append(Cluster(story.id, first, first))
-                for article in story.articles:
-                    self._attach(len(self.clusters) - 1, _profile(article), added=False)
+            self.add_story(story)
+
+    def add_story(self, story: Story) -> None:
+        """A stored story new articles may join (the candidates can also be given one by one, between which a
+        caller on an event loop can let the loop run)."""
+        if story.articles:
+            first = story.articles[0].published
+            self.clusters.append(Cluster(story.id, first, first))
+            for article in story.articles:
+                self._attach(len(self.clusters) - 1, _profile(article), added=False)
 
     def _keys(self, profile: _Profile) -> list[str]:
         """Where the article may meet a story: its title words, link, partner countries and event's countries."""

@@ -21,6 +21,7 @@ from bot.news.models import Article, DetectedEvent, EventKind, Source, SourceSta
 from bot.news.stories import StoryDraft, outlet_key
 from bot.news.visibility import OPERATOR, Origin, SourcedArticle, View, build_views
 from bot.store import schema
+from bot.store.notify import notify_news
 
 # Bound parameters per statement: SQLite allows 32766 and asyncpg 32767; stay well below both.
 _CHUNK = 2000
@@ -343,6 +344,8 @@ class NewsStore:
             await _insert_new(connection, schema.articles, article_rows, "identity")
             touched |= await _add_origins(connection, carried, moment, seq)
             changed = await self._refresh_views(connection, touched, seq, moment)
+            if changed:
+                await notify_news(connection, seq)
         if states:
             await self.save_states(states)
         return SavedPoll(tuple(new), tuple(updated), seq, changed)
@@ -355,7 +358,10 @@ class NewsStore:
             o, a = schema.article_origins, schema.articles
             query = select(a.c.story_id).join(o, o.c.article_id == a.c.id).where(o.c.origin == origin).distinct()
             story_ids = {row.story_id for row in await connection.execute(query) if row.story_id is not None}
-            return await self._refresh_views(connection, story_ids, seq, now)
+            changed = await self._refresh_views(connection, story_ids, seq, now)
+            if changed:
+                await notify_news(connection, seq)
+            return changed
 
     async def _refresh_views(
         self, connection: AsyncConnection, story_ids: Collection[int], seq: int, now: datetime

@@ -310,5 +310,6 @@ guild_sources = Table(
     Column("added_at", UtcDateTime, nullable=False),
     Column("disabled_at", UtcDateTime, nullable=True),
     Column("disabled_reason", Text, nullable=True),
+    Column("announced_at", UtcDateTime, nullable=True),  # when the server's admins were told it was disabled
     UniqueConstraint("guild_id", "url"),
 )

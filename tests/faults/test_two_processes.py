@@ -1,6 +1,7 @@
-"""Two processes on one database (a double start, or a rolling deploy that starts the new one first): a scheduled
-digest is sent once. Before, both ran the job and both sent it (2 of 5 channels on PostgreSQL, 1 of 5 on SQLite);
-now each run is claimed by its scheduled time in the database, and each outbox row by one sender."""
+"""Two processes on one database (a double start, or a rolling deploy that starts the new one first). Before, both
+ran the digest job and both sent it (2 of 5 channels on PostgreSQL, 1 of 5 on SQLite). Now on SQLite, which serves
+one process, the second is refused at start; on PostgreSQL both run and a scheduled digest is sent once: each run
+is claimed by its scheduled time in the database, and each outbox row by one sender."""
 
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.faults.conftest import BotProcess, Rig
 
 
 async def test_a_scheduled_digest_is_sent_once_by_two_processes(rig: Rig) -> None:
     await rig.bot.start()
+    if rig.bot.env["DATABASE_URL"].startswith("sqlite"):
+        second = BotProcess(rig.bot.env, rig.bot.log.with_name("second.log"))
+        with pytest.raises(AssertionError, match="another Accord Watch process already runs on this database"):
+            await second.start()
+        assert second.process is not None
+        assert second.process.returncode == 2
+        return
     news = await rig.emulator.channel_id("news")
     rig.newsroom.publish("bbc", "cnn")
     due = datetime.now(UTC) + timedelta(seconds=75)

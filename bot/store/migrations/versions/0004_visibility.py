@@ -80,6 +80,8 @@ def upgrade() -> None:
     with op.batch_alter_table("subscriptions") as batch:
         batch.add_column(sa.Column("last_digest_seq", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("digest_slot", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("guild_sources") as batch:
+        batch.add_column(sa.Column("announced_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("deliveries") as batch:
         batch.add_column(sa.Column("guild_id", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("dedup_key", sa.String(length=120), nullable=True))
@@ -235,6 +237,8 @@ def downgrade() -> None:
             "guild_id",
         ):
             batch.drop_column(column)
+    with op.batch_alter_table("guild_sources") as batch:
+        batch.drop_column("announced_at")
     with op.batch_alter_table("subscriptions") as batch:
         batch.drop_column("digest_slot")
         batch.drop_column("last_digest_seq")

@@ -743,9 +743,8 @@ class FeedServer:
             self.stop()
             raise RuntimeError("the feed server did not start within 120 s")
         self.urls = [feed_url(i, self.port) for i in range(count)]
-
-    def control_url(self, validators: bool) -> str:
-        return f"http://{address(0)}:{self.port}/mode?validators={int(validators)}"
+        # POST it with 1 or 0 appended: feeds are served with ETag and Last-Modified, or without
+        self.mode_url = f"http://{address(0)}:{self.port}/mode?validators="
 
     def stop(self) -> None:
         if self._process.is_alive():

@@ -115,7 +115,9 @@ def _plan(node: Node, key: Callable[[Atom], int]) -> _Plan:
         rest = [part for part in parts if part[0] != "all"]
         if required:
             rest.insert(0, ("all", required))
-        return _TRUE if not rest else rest[0] if len(rest) == 1 else ("and", tuple(rest))
+        if not rest:
+            return _TRUE
+        return rest[0] if len(rest) == 1 else ("and", tuple(rest))
     if any(part is _TRUE for part in parts):
         return _TRUE
     parts = [part for part in parts if part is not _FALSE]
@@ -123,7 +125,9 @@ def _plan(node: Node, key: Callable[[Atom], int]) -> _Plan:
     rest = [part for part in parts if not (part[0] == "all" and len(part[1]) == 1)]
     if single:
         rest.insert(0, ("any", single))
-    return _FALSE if not rest else rest[0] if len(rest) == 1 else ("or", tuple(rest))
+    if not rest:
+        return _FALSE
+    return rest[0] if len(rest) == 1 else ("or", tuple(rest))
 
 
 def _holds(plan: _Plan, present: set[int]) -> bool:
@@ -217,7 +221,6 @@ class TopicMatcher:
         self._topics: tuple[Topic, ...] = ()
         self._queries: list[Query] = []
         self._names: list[list[int]] = []  # per distinct query, the indexes of its topics
-        self._default = 0
         self._prefilter = _Prefilter([])
         self.set_topics(topics)
 
@@ -240,8 +243,7 @@ class TopicMatcher:
         for index, topic in enumerate(ordered):
             by_query.setdefault(topic.query, []).append(index)
         self._topics = ordered
-        self._queries = list(by_query)
-        self._default = 0  # the default topic comes first
+        self._queries = list(by_query)  # the default topic's first
         self._names = list(by_query.values())
         self._prefilter = _Prefilter(self._queries)
 
@@ -258,9 +260,9 @@ class TopicMatcher:
         if not possible:
             return NO_MATCH
         document = Document.of_normalized(folded[:cut], folded[cut + 1 :])
-        if self._default not in possible:
+        if 0 not in possible:
             # the event detector checks the default topic again: the prefilter has already proved it does not match
-            self._queries[self._default].rule_out(document)
+            self._queries[0].rule_out(document)
         found: dict[int, tuple[str, ...]] = {}  # topic index -> its matched terms
         for number in possible:
             match = self._queries[number].match_document(document)

@@ -134,7 +134,7 @@ def _fold_run(match: re.Match[str]) -> str:
 
 
 def normalize(text: str) -> str:
-    """Fold text for matching: see the module docstring. Idempotent; equal to `reference_normalize(text)`.
+    """Fold text for matching: see the module docstring. Equal to `reference_normalize(text)`.
 
     Why three paths: folding character by character in Python cost 34.6 M generator steps for the 25,000 items
     of a 500-feed poll, and most items hold a non-ASCII character (a curly quote, a dash, an accented name).
@@ -363,8 +363,8 @@ class PatternIndex:
     hundred distinct words. A pattern can only occur where its first atom does, so the candidates are the
     patterns whose exact first atom is one of the article's words (a set intersection) or whose prefix first atom
     starts one of them (one pass of an Aho-Corasick automaton over the words, each behind a space, which a word
-    never holds: 30 times faster than a binary search for each of the gazetteer's 170 prefixes); only they need
-    `Document.find`.
+    never holds: 0.02 ms an article where a binary search for each of the gazetteer's 170 prefixes took 0.24 ms);
+    only they need `Document.find`.
     """
 
     __slots__ = ("_automaton", "_exact", "_prefixed")

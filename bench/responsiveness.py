@@ -13,7 +13,8 @@ and `/latest` are sent in turn every 200 ms, each through the emulator's control
 from sending to the answer the user sees. Commands sent before the bot logs the end of its first poll ("poll: ..."
 from bot.news.service) count as "during the poll"; then the same goes on for `--idle` seconds, "idle", to compare.
 Printed per command and phase, over all runs: p50, p99 and max answer time, and how many took more than Discord's
-3 seconds or were never answered.
+3 seconds and how many were never answered (with the emulator's reason, such as "expired 10062": no response
+within 3 s).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Sample:
     command: str
     phase: str  # "poll" or "idle"
     seconds: float | None  # None: never answered
+    outcome: str = "answered"  # else the emulator's status and error, such as "expired 10062"
 
 
 class BotProcess:
@@ -120,7 +122,10 @@ async def ask(emulator: EmulatorHandle, command: str, options: dict[str, Any], p
     started = time.perf_counter()
     answer = await emulator.ask(command, options, wait=30)
     elapsed = time.perf_counter() - started
-    return Sample(command, phase, elapsed if answer["status"] == "answered" and answer["error"] is None else None)
+    if answer["status"] == "answered" and answer["error"] is None:
+        return Sample(command, phase, elapsed)
+    error = answer["error"] or {}
+    return Sample(command, phase, None, f"{answer['status']} {error.get('code', '')}".strip())
 
 
 async def one_run(emulator: EmulatorHandle, seeded: Path, sources: Path, workdir: Path, idle: float) -> list[Sample]:
@@ -156,6 +161,9 @@ async def one_run(emulator: EmulatorHandle, seeded: Path, sources: Path, workdir
         f"  run: ready {ready - started:.1f} s after start; {during} commands sent during the first poll, which "
         f"ended {ended:.1f} s after start ({bot.poll_line.split('poll: ')[-1]})"
     )
+    troubles = [line.strip() for line in bot.lines if " ERROR " in line or " WARNING " in line]
+    if troubles:
+        print(f"    the bot logged {len(troubles)} warning(s) or error(s), the first: {troubles[0][:300]}")
     return samples
 
 
@@ -164,12 +172,19 @@ def summary(samples: list[Sample]) -> str:
     missing = len(samples) - len(answered)
     if not answered:
         return f"{len(samples)} sent, none answered"
-    slow = sum(1 for seconds in answered if seconds > DEADLINE) + missing
+    slow = sum(1 for seconds in answered if seconds > DEADLINE)
     p50, p99 = 1000 * percentile(answered, 0.5), 1000 * percentile(answered, 0.99)
-    return (
+    line = (
         f"{len(samples):3d} sent: p50 {p50:6.0f} ms, p99 {p99:6.0f} ms, max {1000 * max(answered):6.0f} ms; "
-        f"over 3 s or unanswered: {slow}"
+        f"over 3 s: {slow}; unanswered: {missing}"
     )
+    if missing:
+        outcomes: dict[str, int] = {}
+        for sample in samples:
+            if sample.seconds is None:
+                outcomes[sample.outcome] = outcomes.get(sample.outcome, 0) + 1
+        line += " (" + ", ".join(f"{count} {outcome}" for outcome, count in outcomes.items()) + ")"
+    return line
 
 
 async def main(args: argparse.Namespace) -> None:

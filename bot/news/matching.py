@@ -130,17 +130,24 @@ def _plan(node: Node, key: Callable[[Atom], int]) -> _Plan:
     return rest[0] if len(rest) == 1 else ("or", tuple(rest))
 
 
-def _holds(plan: _Plan, present: set[int]) -> bool:
+_Check = Callable[[set[int]], bool]
+
+
+def _check(plan: _Plan) -> _Check:
+    """The plan as a function of the atom ids present; an "all" plan, the commonest, is a bound C method."""
     kind: str = plan[0]
-    if kind == "any":
-        return not present.isdisjoint(plan[1])
     if kind == "all":
-        return plan[1] <= present  # type: ignore[no-any-return]
-    if kind == "and":
-        return all(_holds(part, present) for part in plan[1])
-    if kind == "or":
-        return any(_holds(part, present) for part in plan[1])
-    return kind == "true"
+        return plan[1].issubset  # type: ignore[no-any-return]
+    if kind == "any":
+        ids: frozenset[int] = plan[1]
+        return lambda present: not ids.isdisjoint(present)
+    if kind in ("and", "or"):
+        parts = [_check(part) for part in plan[1]]
+        if kind == "and":
+            return lambda present: all(part(present) for part in parts)
+        return lambda present: any(part(present) for part in parts)
+    holds = kind == "true"
+    return lambda present: holds
 
 
 def _atoms(node: Node) -> Iterable[Atom]:
@@ -167,8 +174,9 @@ class _Prefilter:
         ids = {text: index for index, text in enumerate(texts)}
         self._count = len(texts)
         self._automaton = AhoCorasick(texts) if texts else None
-        self._plans = [
-            _plan(query.root, lambda atom: ids[atom.text] + (0 if atom.prefix else len(texts))) for query in queries
+        self._checks = [
+            _check(_plan(query.root, lambda atom: ids[atom.text] + (0 if atom.prefix else len(texts))))
+            for query in queries
         ]
         self._always: list[int] = []  # queries with no anchor (none that parse_query makes): checked every time
         self._by_anchor: dict[int, list[int]] = {}
@@ -198,8 +206,8 @@ class _Prefilter:
         for index in present:
             if index in by_anchor:
                 candidates.update(by_anchor[index])
-        plans = self._plans
-        return [number for number in candidates if _holds(plans[number], present)]
+        checks = self._checks
+        return [number for number in candidates if checks[number](present)]
 
 
 def _fold(title: str, summary: str) -> tuple[str, int]:

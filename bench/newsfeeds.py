@@ -455,7 +455,7 @@ class _Writer:
 
 
 def _paragraphs(sentences: list[str], host: str, rng: random.Random, paragraphs: int) -> str:
-    """HTML paragraphs as WordPress writes them: curly quotes as numeric entities, links, emphasis."""
+    """HTML paragraphs as WordPress writes them: curly quotes as numeric entities, a link in each."""
     out = []
     for number in range(paragraphs):
         chunk = sentences[number % len(sentences) :] + sentences[: number % len(sentences)]
@@ -539,16 +539,15 @@ def _item(
         )
     # a Google News search: the outlet after the headline, and a description that repeats both
     gnews = f"https://news.google.com/rss/articles/CBMi{hashlib.sha1(link.encode()).hexdigest()}?oc=5"
-    source = f"{outlet}"
     description = (
         f'<a href="{escape(gnews)}" target="_blank">{escape(title)}</a>&nbsp;&nbsp;'
-        f'<font color="#6f6f6f">{escape(source)}</font>'
+        f'<font color="#6f6f6f">{escape(outlet)}</font>'
     )
     return (
-        f"<item><title>{escape(title)} - {escape(source)}</title><link>{escape(gnews)}</link>"
+        f"<item><title>{escape(title)} - {escape(outlet)}</title><link>{escape(gnews)}</link>"
         f'<guid isPermaLink="false">CBMi{index}x{number}</guid><pubDate>{format_datetime(published)}</pubDate>'
         f"<description>{escape(description)}</description>"
-        f'<source url="https://{host}">{escape(source)}</source></item>'
+        f'<source url="https://{host}">{escape(outlet)}</source></item>'
     )
 
 

@@ -142,11 +142,9 @@ def _evaluate(node: Node, document: Document) -> list[str] | None:
         found: list[str] = []
         for child in node.children:
             if isinstance(child, Term):
-                if not document.contains(child.atoms):
-                    return None
-                found.append(child.render())
-                continue
-            result = _evaluate(child, document)
+                result = [child.render()] if document.contains(child.atoms) else None
+            else:
+                result = _evaluate(child, document)
             if result is None:
                 return None
             found.extend(result)
@@ -154,10 +152,9 @@ def _evaluate(node: Node, document: Document) -> list[str] | None:
     matched: list[str] | None = None
     for child in node.children:
         if isinstance(child, Term):
-            if document.contains(child.atoms):
-                matched = [*(matched or ()), child.render()]
-            continue
-        result = _evaluate(child, document)
+            result = [child.render()] if document.contains(child.atoms) else None
+        else:
+            result = _evaluate(child, document)
         if result is not None:
             matched = (matched or []) + result
     return matched

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from bench.newsfeeds import EVENTS, FOREIGN, address, kind_of, make_feed, server_topics
@@ -91,8 +91,7 @@ def test_tagging_is_exactly_the_reference_on_tricky_text(written: list[str], tit
     try:
         topics = [Topic(f"1:t{number}", parse_query(text)) for number, text in enumerate(written)]
     except QueryError:
-        assume(False)
-        raise
+        reject()  # not a query: nothing to compare
     assert_agrees(TopicMatcher(topics), topics, title, summary)
 
 

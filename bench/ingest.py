@@ -1,238 +1,316 @@
-"""Ingest benchmark (issue 4, Performance): the poll pipeline over N synthetic feeds served on loopback.
+"""Ingest benchmark (issue 10, "Honest benchmarks"): the first poll of N realistic feeds as a user meets it, beside
+the floor and reader 3.26 in the same run.
 
-    python bench/ingest.py                 # N = 100, 250, 500, each in a fresh process
-    python bench/ingest.py --n 500         # one size
-    python bench/ingest.py --n 500 --parser feedparser   # the first poll with feedparser instead
+    python bench/ingest.py                          # 100, 500 and 2,000 feeds; reader 3.26 at 500
+    python bench/ingest.py --feeds 500              # one size (repeatable)
+    python bench/ingest.py --reader-feeds 100 --reader-feeds 500
+    python bench/ingest.py --servers 100            # and 100 servers x 25 topics of their own
+    python bench/ingest.py --revisits               # then a 304 poll and an unchanged-body poll
 
-Each feed has 50 items with 0.5-2 KB HTML descriptions and the namespaces real feeds carry (content:encoded,
-dc:creator, media:content, atom:link); 2% of the items are about normalization (see RELEVANT_SHARE), so
-topics, tagging and clustering do real work. The server runs in its own process (as a remote site would),
-serves every feed with ETag and Last-Modified, and can be told to drop them. Three polls with a file-backed
-SQLite store in a temp dir:
-1. first: every body is new;
-2. 304: every source answers 304 Not Modified;
-3. unchanged: validators dropped, the same bodies come back with 200 and their hash says nothing changed.
-Peak memory is the process's maximum resident set size (the pipeline's process, not the server's).
+The feeds are bench/newsfeeds.py's (English news with curly quotes, dashes and accented names, the default topic's
+words in other senses, a few relevant items each; some Atom, Google News, Arabic, Hebrew and Russian), served by a
+process of their own, each feed from its own loopback address (127.0.x.y), so the fetcher's per-host politeness
+(two requests at a time, one second apart, per host) stays on as in production.
+
+Each size runs three times; each run starts three fresh processes in turn, so that they share the machine's mood:
+1. Accord Watch: process start, imports, migrations of a new SQLite file, `NewsService.poll_once()` (what the
+   bot's poll job calls; every source is due on a first poll), exit. Timed from spawning to exit ("process"),
+   and inside ("poll"); the stages are the pipeline's own laps (`PollReport.timings`), whatever it reports; the
+   peak RSS is the process's maximum resident set.
+2. The floor: aiohttp fetches of the same feeds (as many at once as our session allows) and fastfeedparser's parse
+   of each body: what any poll must at least do. Timed the same way.
+3. reader 3.26 (lemon24/reader, installed once into a virtual environment in the temp folder if it is not there;
+   skipped, saying why, if it cannot be installed): `add_feed` for each feed, then its first
+   `update_feeds(workers=8)`, timed as "poll"; by default at 500 feeds only (about a minute a run).
+Printed: min and median of each, the ratios of the minima (ours / floor, reader / ours), and the stages.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import multiprocessing
-import random
+import json
+import os
 import resource
-import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
-from html import escape
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+RUNS = 3
+READER = "reader==3.26"
+# reader's vendored feedparser imports sgmllib, which its requirements do not bring (feedparser's own do)
+READER_EXTRAS = ("sgmllib3k==1.0.0",)
+READER_VENV = Path(tempfile.gettempdir()) / "accord-watch-bench-reader-3.26"
 
-ITEMS = 50
-# The share of items about normalization: 30 of 2,301 entries (1.3%) in the saved 2020 BBC/CNN/Guardian feeds of
-# ../shared/corpus, on the days of the UAE and Bahrain announcements; 2% keeps the benchmark on the heavy side.
-RELEVANT_SHARE = 0.02
-BASE = datetime(2025, 11, 6, 12, 0, tzinfo=UTC)
-_WORDS_TEXT = (
-    "g o v e r n m e n t m i n i s t e r e c o n o m y m a r k e t s t o r m f o o t b a l l e l e c t i"
-    " o n c o u r t p o l i c e h e a l t h s c h o o l c l i m a t e e n e r g y o i l p r i c e s v i s"
-    " i t s u m m i t b a n k t r a d e b u d g e t p a r l i a m e n t p r o t e s t f e s t i v a l m u"
-    " s e u m a i r p o r t r a i l w a y h o s p i t a l f a r m e r s w i l d f i r e d r o u g h t i n"
-    " f l a t i o n e x p o r t s t o u r i s m s t a r t u p v a c c i n e r e s e a r c h u n i v e r s"
-    " i t y o r c h e s t r a l e a g u e c h a m p i o n"
-)
-_WORDS = _WORDS_TEXT.split()
-_COUNTRIES = ["UAE", "Bahrain", "Morocco", "Sudan", "Kazakhstan", "Saudi Arabia", "Oman", "Indonesia"]
-_RELEVANT = [
-    "{c} and Israel agree to normalize relations",
-    "Israel, {c} sign normalization deal at White House",
-    "{c} to join Abraham Accords, US official says",
-    "Netanyahu hails {c} decision to establish ties with Israel",
-]
-
-
-def _sentence(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(_WORDS) for _ in range(n)).capitalize() + "."
+# reader's side, run by the virtual environment's Python: feeds from a file, a database in a temp folder
+READER_SCRIPT = """
+import json, os, sys, tempfile, time
+from reader import make_reader
+urls = open(sys.argv[1]).read().split()
+with tempfile.TemporaryDirectory() as folder:
+    reader = make_reader(os.path.join(folder, "reader.sqlite"))
+    for url in urls:
+        reader.add_feed(url)
+    started = time.perf_counter()
+    reader.update_feeds(workers=8)
+    poll = time.perf_counter() - started
+    entries = reader.get_entry_counts().total
+    reader.close()
+print(json.dumps({"poll": poll, "entries": entries}))
+"""
 
 
-def make_feed(index: int, seed: int = 7) -> bytes:
-    """One synthetic RSS 2.0 feed, deterministic for (index, seed)."""
-    rng = random.Random(seed * 100_003 + index)
-    host = f"outlet{index}.example"
-    items = []
-    for j in range(ITEMS):
-        when = BASE - timedelta(minutes=17 * j + index)
-        if rng.random() < RELEVANT_SHARE:
-            title = rng.choice(_RELEVANT).format(c=rng.choice(_COUNTRIES))
-        else:
-            title = _sentence(rng, rng.randint(6, 12))[:-1]
-        paragraphs, size = [], rng.randint(500, 2000)
-        while sum(len(p) for p in paragraphs) < size:
-            paragraphs.append(
-                f'<p>{_sentence(rng, 12)} <a href="https://{host}/tag/{rng.choice(_WORDS)}">{rng.choice(_WORDS)}'
-                f"</a> <strong>{_sentence(rng, 5)}</strong> {_sentence(rng, 10)}</p>"
-            )
-        html = "".join(paragraphs)
-        link = f"https://{host}/news/{index}-{j}-{title.lower().replace(' ', '-')[:40]}?utm_source=rss"
-        items.append(
-            f"<item><title>{escape(title)}</title><link>{escape(link)}</link>"
-            f'<guid isPermaLink="false">{host}-{j}</guid><pubDate>{format_datetime(when)}</pubDate>'
-            f"<dc:creator>Reporter {rng.randint(1, 40)}</dc:creator><category>World</category>"
-            f"<description><![CDATA[{html}]]></description>"
-            f"<content:encoded><![CDATA[{html}<p>{_sentence(rng, 20)}</p>]]></content:encoded>"
-            f'<media:content url="https://{host}/img/{j}.jpg" medium="image" width="800" height="450"/></item>'
-        )
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/'
-        'content/" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/" '
-        'xmlns:atom="http://www.w3.org/2005/Atom"><channel>'
-        f"<title>Outlet {index} News</title><link>https://{host}/</link><description>News</description>"
-        f'<atom:link href="https://{host}/rss" rel="self" type="application/rss+xml"/>'
-        f"<lastBuildDate>{format_datetime(BASE)}</lastBuildDate>{''.join(items)}</channel></rss>"
-    )
-    return body.encode()
+def rss_mb() -> float:
+    """The resident set size now, in MB (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def serve(n: int, port: int, ready: Any) -> None:
-    """The feed server (child process): /feed/{i} with validators unless POST /mode?validators=0."""
-    bodies = [make_feed(i) for i in range(n)]
-    etags = [f'"{hashlib.sha1(body).hexdigest()}"' for body in bodies]
-    modified = format_datetime(BASE, usegmt=True)
-    mode = {"validators": True}
-
-    async def feed(request: web.Request) -> web.Response:
-        i = int(request.match_info["i"])
-        if not mode["validators"]:
-            return web.Response(body=bodies[i], content_type="application/rss+xml")
-        headers = {"ETag": etags[i], "Last-Modified": modified}
-        if request.headers.get("If-None-Match") == etags[i] or request.headers.get("If-Modified-Since") == modified:
-            return web.Response(status=304, headers=headers)
-        return web.Response(body=bodies[i], content_type="application/rss+xml", headers=headers)
-
-    async def set_mode(request: web.Request) -> web.Response:
-        mode["validators"] = request.query.get("validators") != "0"
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/feed/{i}", feed)
-    app.router.add_post("/mode", set_mode)
-    ready.set()
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def feedparser_parse() -> Callable[..., Any]:
-    """feedparser behind the pipeline's parser interface, for the comparison run."""
-    import feedparser
-
-    from bot.news.models import Entry, ParsedFeed, Source
-    from bot.news.parse import clean_summary
-
-    def parse(body: bytes, *, source: Source, content_type: str | None = None) -> ParsedFeed:
-        parsed = feedparser.parse(body)
-        entries = []
-        for item in parsed.entries:
-            stamp = item.get("published_parsed")
-            published = datetime(*stamp[:6], tzinfo=UTC) if stamp else None
-            entries.append(
-                Entry(
-                    title=item.get("title", ""),
-                    link=item.get("link", ""),
-                    summary=clean_summary(item.get("summary", "")),
-                    published=published,
-                    guid=item.get("id"),
-                )
-            )
-        return ParsedFeed(parsed.feed.get("title"), parsed.feed.get("link"), tuple(entries))
-
-    return parse
+# --- the measured processes ----------------------------------------------------------------------------------
 
 
-async def run(n: int, parser: str) -> dict[str, float]:
-    from bot.news.fetch import Fetcher, make_session
+async def first_poll(urls: list[str], database: str, servers: int, control: str | None) -> dict[str, Any]:
+    """Ours, inside its own process: migrations, then the poll the bot's job runs."""
+    from datetime import UTC, datetime
+
+    from bot.news.matching import Topic
     from bot.news.models import Source
-    from bot.news.pipeline import Poller
+    from bot.news.service import NewsService
+    from bot.news.topics import parse_query
     from bot.store.database import create_engine, migrate
     from bot.store.news import NewsStore
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    ready = multiprocessing.Event()
-    server = multiprocessing.Process(target=serve, args=(n, port, ready), daemon=True)
-    server.start()
-    ready.wait(60)
-    figures: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = create_engine(f"sqlite:///{tmp}/bench.db")
-        await migrate(engine)
-        try:
-            async with make_session(guarded=False) as session:
-                for _ in range(100):  # wait for the server to listen
-                    try:
-                        async with session.post(f"http://127.0.0.1:{port}/mode?validators=1") as answer:
-                            await answer.read()
-                        break
-                    except OSError:
-                        await asyncio.sleep(0.05)
-                clock = lambda: datetime.now(UTC)  # noqa: E731
-                # one loopback host stands in for N outlets' hosts: no per-host spacing or limit here
-                fetcher = Fetcher(session, clock=clock, per_host_limit=n, host_min_interval=0)
-                parse = feedparser_parse() if parser == "feedparser" else None
-                poller = (
-                    Poller(NewsStore(engine), fetcher, clock, parse=parse)
-                    if parse
-                    else Poller(NewsStore(engine), fetcher, clock)
-                )
-                sources = [Source(f"http://127.0.0.1:{port}/feed/{i}", f"Outlet {i}") for i in range(n)]
-                phases = ["first"] if parser == "feedparser" else ["first", "304", "unchanged"]
-                for phase in phases:
-                    if phase == "unchanged":
-                        async with session.post(f"http://127.0.0.1:{port}/mode?validators=0") as answer:
-                            await answer.read()
-                    start = time.perf_counter()
-                    report = await poller.poll(sources, force=True)
-                    figures[phase] = time.perf_counter() - start
-                    statuses: dict[str, int] = {}
-                    for source in report.sources:
-                        statuses[source.status] = statuses.get(source.status, 0) + 1
-                    figures[f"{phase}_stories"] = len(report.new_stories) + len(report.updated_stories)
-                    stories = figures[f"{phase}_stories"]
-                    print(f"  {phase:>9}: {figures[phase]:6.3f} s  {statuses}  stories {stories:.0f}")
-                    print("             stages (s): " + " ".join(f"{k} {v:.2f}" for k, v in report.timings))
-        finally:
-            await engine.dispose()
-            server.terminate()
-            server.join()
-    figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  peak RSS: {figures['peak_mb']:.0f} MB")
+    engine = create_engine(f"sqlite:///{database}")
+    await migrate(engine)
+    topics: list[Topic] = []
+    if servers:
+        from bench.newsfeeds import server_topics
+
+        topics = [Topic(name, parse_query(text)) for name, text in server_topics(servers, 25)]
+
+    async def provider() -> list[Topic]:
+        return topics
+
+    sources = [Source(url, f"Outlet {number}") for number, url in enumerate(urls)]
+    service = NewsService(
+        NewsStore(engine), sources, lambda: datetime.now(UTC), default_interval=600, topic_provider=provider
+    )
+    figures: dict[str, Any] = {"rss_before": rss_mb()}
+    try:
+        started = time.perf_counter()
+        report = await service.poll_once()
+        figures["poll"] = time.perf_counter() - started
+        figures["timings"] = list(report.timings)
+        figures["statuses"] = _count(source.status for source in report.sources)
+        figures["stories"] = len(report.new_stories)
+        figures["entries"] = sum(source.entries for source in report.sources)
+        if control:  # the same feeds again, all of them, at once
+            for phase, validators in (("304", True), ("unchanged", False)):
+                await _set_validators(control, validators)
+                started = time.perf_counter()
+                again = await service.poller.poll(sources, force=True)
+                figures[phase] = time.perf_counter() - started
+                figures[f"{phase}_statuses"] = _count(source.status for source in again.sources)
+    finally:
+        await service.close()
+        await engine.dispose()
+    figures["peak_rss"] = peak_rss_mb()
     return figures
+
+
+async def _set_validators(control: str, validators: bool) -> None:
+    """Tell the feed server to send ETag and Last-Modified (so a revisit gets 304s), or not."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.post(f"{control}{int(validators)}") as answer:
+        answer.raise_for_status()
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+async def floor(urls: list[str]) -> dict[str, Any]:
+    """The least a poll does: fetch every feed (as many at once as our session allows) and parse each body."""
+    import aiohttp
+    import fastfeedparser
+
+    entries = 0
+
+    async def one(session: aiohttp.ClientSession, url: str) -> None:
+        nonlocal entries
+        async with session.get(url) as response:
+            body = await response.read()
+        entries += len(fastfeedparser.parse(body).entries)
+
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
+        await asyncio.gather(*(one(session, url) for url in urls))
+    return {"poll": time.perf_counter() - started, "entries": entries, "peak_rss": peak_rss_mb()}
+
+
+def child(args: argparse.Namespace) -> int:
+    """`--child ours|floor`: one measured process; its figures as one line of JSON."""
+    from bot import aio
+
+    urls = Path(args.urls).read_text().split()
+    if args.child == "ours":
+        figures = aio.run(first_poll(urls, args.database, args.servers, args.control))
+    else:
+        figures = aio.run(floor(urls))
+    print(json.dumps(figures))
+    return 0
+
+
+# --- the parent: runs, figures -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Series:
+    """One contender's runs at one size."""
+
+    name: str
+    process: list[float] = field(default_factory=list)
+    poll: list[float] = field(default_factory=list)
+    peak: list[float] = field(default_factory=list)
+    stages: dict[str, list[float]] = field(default_factory=dict)
+    last: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, process: float, figures: dict[str, Any]) -> None:
+        self.process.append(process)
+        self.poll.append(figures["poll"])
+        if "peak_rss" in figures:
+            self.peak.append(figures["peak_rss"])
+        for stage, seconds in figures.get("timings", ()):
+            self.stages.setdefault(stage, []).append(seconds)
+        self.last = figures
+
+
+def spread(values: list[float], unit: str = "s", digits: int = 2) -> str:
+    if not values:
+        return "-"
+    return f"{min(values):.{digits}f} / {statistics.median(values):.{digits}f} {unit}"
+
+
+def run_process(command: list[str]) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])}... failed:\n{done.stderr[-3000:]}")
+    return elapsed, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def reader_python() -> tuple[Path | None, str]:
+    """The Python of a virtual environment with reader 3.26, made once; or None and why not."""
+    python = READER_VENV / "bin" / "python"
+    check = [str(python), "-c", "import reader, sgmllib, sys; sys.exit(reader.__version__ != '3.26')"]
+    if python.exists() and subprocess.run(check, capture_output=True, check=False).returncode == 0:
+        return python, ""
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(READER_VENV)], check=True, capture_output=True)
+        install = [str(python), "-m", "pip", "install", "--quiet", READER, *READER_EXTRAS]
+        subprocess.run(install, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        stderr = getattr(exc, "stderr", b"") or b""
+        return None, f"cannot install {READER} into {READER_VENV}: {stderr.decode(errors='replace')[-500:] or exc}"
+    return python, ""
+
+
+def measure(size: int, args: argparse.Namespace, reader: Path | None, reader_note: str) -> None:
+    from bench.newsfeeds import FeedServer
+
+    with FeedServer(size) as server, tempfile.TemporaryDirectory() as folder:
+        urls = Path(folder) / "urls.txt"
+        urls.write_text("\n".join(server.urls))
+        script = Path(folder) / "reader_poll.py"
+        script.write_text(READER_SCRIPT)
+        ours, base, theirs = Series("Accord Watch"), Series("floor: aiohttp + fastfeedparser"), Series("reader 3.26")
+        reader_here = reader if size in args.reader_feeds else None
+        for run in range(RUNS):
+            database = Path(folder) / f"run{run}.db"
+            command = [sys.executable, __file__, "--child", "ours", "--urls", str(urls), "--database", str(database)]
+            command += ["--servers", str(args.servers)]
+            if args.revisits and run == RUNS - 1:
+                command += ["--control", server.mode_url]
+            ours.add(*run_process(command))
+            base.add(*run_process([sys.executable, __file__, "--child", "floor", "--urls", str(urls)]))
+            if reader_here is not None:
+                theirs.add(*run_process([str(reader_here), str(script), str(urls)]))
+    topics = f", the default topic and {args.servers} x 25 server topics" if args.servers else ", the default topic"
+    print(f"\n{size} feeds ({ours.last['entries']} items{topics}); {RUNS} runs, min / median")
+    print(f"  {'':34} {'process':>17} {'poll':>17} {'peak RSS':>17}")
+    for series in (ours, base, theirs):
+        if series.poll:
+            row = f"{spread(series.process):>17} {spread(series.poll):>17} {spread(series.peak, 'MB', 0):>17}"
+            print(f"  {series.name:34} {row}")
+    print(
+        f"  Accord Watch / floor: {min(ours.process) / min(base.process):.1f}x as a process, "
+        f"{min(ours.poll) / min(base.poll):.1f}x the poll"
+    )
+    if theirs.poll:
+        print(
+            f"  reader 3.26 / Accord Watch: {min(theirs.process) / min(ours.process):.1f}x as a process, "
+            f"{min(theirs.poll) / min(ours.poll):.1f}x the poll ({theirs.last['entries']} entries)"
+        )
+    elif size in args.reader_feeds:
+        print(f"  reader 3.26: skipped ({reader_note})")
+    print("  stages of our poll: " + ", ".join(f"{stage} {spread(times)}" for stage, times in ours.stages.items()))
+    parse, match = ours.stages.get("parse"), ours.stages.get("match")
+    if parse and match:
+        print(f"  match / parse: {min(match) / min(parse):.2f} (minima)")
+    print(
+        f"  RSS before the poll (imports, migrations): {ours.last['rss_before']:.0f} MB; "
+        f"sources {ours.last['statuses']}, new stories {ours.last['stories']}"
+    )
+    if "304" in ours.last:
+        print(
+            f"  revisits: all 304 {ours.last['304']:.2f} s {ours.last['304_statuses']}, "
+            f"unchanged bodies {ours.last['unchanged']:.2f} s {ours.last['unchanged_statuses']}"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, action="append", help="number of feeds (repeatable); default 100 250 500")
-    parser.add_argument("--parser", choices=["ours", "feedparser"], default="ours")
+    parser.add_argument("--feeds", type=int, action="append", help="feeds to poll (repeatable; default 100 500 2000)")
+    parser.add_argument("--reader-feeds", type=int, action="append", help="sizes at which reader runs (default 500)")
+    parser.add_argument("--servers", type=int, default=0, help="servers with 25 topics each (default none)")
+    parser.add_argument("--revisits", action="store_true", help="also time a 304 poll and an unchanged poll")
+    parser.add_argument("--child", choices=["ours", "floor"], help=argparse.SUPPRESS)
+    parser.add_argument("--urls", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    parser.add_argument("--control", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sizes = args.n or [100, 250, 500]
-    if len(sizes) == 1:
-        print(f"N = {sizes[0]} feeds x {ITEMS} items, parser {args.parser}")
-        from bot import aio
-
-        aio.run(run(sizes[0], args.parser))  # the bot's loop (uvloop where installed)
-        return 0
-    for size in sizes:  # a fresh process per size, so peak memory is that size's
-        subprocess.run([sys.executable, __file__, "--n", str(size), "--parser", args.parser], check=True)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # figures as they come
+    if args.child:
+        return child(args)
+    args.feeds = args.feeds or [100, 500, 2000]
+    args.reader_feeds = args.reader_feeds or [500]
+    reader, note = (None, "not asked for")
+    if any(size in args.reader_feeds for size in args.feeds):
+        print(f"preparing {READER} in {READER_VENV} ...", flush=True)
+        reader, note = reader_python()
+        if reader is None:
+            print(f"reader 3.26 will be skipped: {note}")
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; each feed on its own loopback address")
+    for size in args.feeds:
+        measure(size, args, reader, note)
     return 0
 
 

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.news.textnorm import Document
 from bot.news.topics import DEFAULT_TOPIC_NAME, MAX_DEPTH, QueryError, default_query, parse_query
 
 
@@ -134,3 +135,16 @@ def test_matching_stays_cheap_on_large_inputs(terms: int) -> None:
     started = time.perf_counter()
     assert query.match(text, text)
     assert time.perf_counter() - started < 1.0
+
+
+def test_a_match_is_kept_on_the_document_and_a_ruled_out_query_answers_none() -> None:
+    query = parse_query("Israel normali*")
+    document = Document("Israel and UAE normalise ties", "")
+    first = query.match_document(document)
+    assert first is not None
+    assert first.terms == ("Israel", "normali*")
+    assert query.match_document(document) is first  # matched once: the event detector asks again
+    ruled_out = Document("Israel and UAE normalise ties", "")
+    query.rule_out(ruled_out)  # what the matcher's prefilter proved (it never rules out a query that matches)
+    assert query.match_document(ruled_out) is None
+    assert query.match_document(Document("Israel and UAE normalise ties", "")) == first

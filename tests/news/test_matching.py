@@ -1,0 +1,213 @@
+"""The topic matcher gives exactly what matching every topic on every article gives, while its prefilter turns
+ordinary news away before any word index is built.
+
+The reference below is the plain definition: each topic's query matched on a fresh Document of the raw text, then
+the gazetteer and the event detector on their own. The matcher must agree with it on random text built from the
+words that trip prefilters (possessives, clitics, accents, words inside words), on the real corpora, and on the
+realistic benchmark feeds with a hundred servers' topics.
+"""
+
+from __future__ import annotations
+
+import html
+import pickle
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import strategies as st
+
+from bench.newsfeeds import EVENTS, FOREIGN, address, kind_of, make_feed, server_topics
+from bot.news.events import detect_event
+from bot.news.gazetteer import tag_countries
+from bot.news.matching import NO_MATCH, Tagging, Topic, TopicMatcher, default_topic
+from bot.news.models import Source
+from bot.news.parse import parse_feed
+from bot.news.textnorm import Document
+from bot.news.topics import QueryError, parse_query
+from bot.news.urls import split_outlet_suffix
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+
+
+def reference(topics: list[Topic], title: str, summary: str) -> Tagging:
+    chosen: dict[str, Topic] = {}
+    for topic in (default_topic(), *topics):
+        chosen.setdefault(topic.name, topic)
+    document = Document(title, summary)  # of the raw text, its own
+    names: list[str] = []
+    terms: list[str] = []
+    for topic in chosen.values():
+        found = topic.query.match_document(document)
+        if found is not None:
+            names.append(topic.name)
+            terms.extend(found.terms)
+    if not names:
+        return NO_MATCH
+    countries = tag_countries(title, summary)
+    return Tagging(tuple(names), tuple(dict.fromkeys(terms)), countries, detect_event(title, summary, countries))
+
+
+def assert_agrees(matcher: TopicMatcher, topics: list[Topic], title: str, summary: str) -> None:
+    expected = reference(topics, title, summary)
+    assert matcher.tag(title, summary) == expected, (title, summary)
+    assert set(expected.topics) <= set(matcher.candidates(title, summary)), (title, summary)
+
+
+# --- random text from words that trip prefilters ------------------------------------------------------------------
+
+TEXT_WORDS = [
+    *("Israel", "Israel's", "Israeli", "ISRAELIS", "Israel’s", "woman", "Oman", "Omani", "according", "accord"),
+    *("ideal", "deal", "dealt", "ties", "parties", "normalise", "normalization", "Abraham", "Accords", "Middle"),
+    *("East", "peace", "UAE", "Saudi", "Gulf", "Türkiye", "Ёлка", "recognition", "agreement", "Knesset"),
+    *("sign", "signs", "joins", "suspends", "talks", "Kazakhstan", "Bahrain", "Morocco", "Sudan", "US"),
+    *("ישראל", "בישראל", "ובישראל", "הסכמי", "אברהם", "נורמליזציה", "التطبيع", "تطبيع", "إسرائيل", "بإسرائيل"),
+    *("اتفاقيات", "أبراهام", "Израиль", "нормализация", "соглашения", "Авраама"),
+    *("’", "“", "”", "—", ",", "'s", "_", "-", ":", "é", "\u0301", "\n"),
+]
+QUERY_TERMS = [
+    *("Israel", "Israel*", "Oman*", "deal", "ties", "accord*", '"Abraham Accords"', '"Middle East peace deal"'),
+    *("normali*", "ישראל*", "הסכם", "اسرائيل*", "التطبيع", "Türkiye", "елка", "UAE", "Gulf", '"Israel\'s deal"'),
+    *("woman", "Kazakh*", "נורמליזצי*"),
+]
+
+texts = st.lists(st.sampled_from(TEXT_WORDS), max_size=14).map(" ".join)
+
+
+@st.composite
+def queries(draw: st.DrawFn) -> str:
+    parts = [draw(st.sampled_from(QUERY_TERMS))]
+    for _ in range(draw(st.integers(0, 3))):
+        operator = draw(st.sampled_from([" ", " OR ", " -", " AND ", " ("]))
+        parts.append(operator + draw(st.sampled_from(QUERY_TERMS)) + (")" if operator == " (" else ""))
+    return "".join(parts)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(queries(), min_size=1, max_size=4), texts, texts)
+def test_tagging_is_exactly_the_reference_on_tricky_text(written: list[str], title: str, summary: str) -> None:
+    try:
+        topics = [Topic(f"1:t{number}", parse_query(text)) for number, text in enumerate(written)]
+    except QueryError:
+        reject()  # not a query: nothing to compare
+    assert_agrees(TopicMatcher(topics), topics, title, summary)
+
+
+# --- real and realistic items -------------------------------------------------------------------------------------
+
+
+def _corpus_items() -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    for path in sorted(CORPUS.glob("20*/*/*.xml")):
+        for item in ET.parse(path).getroot().iter("item"):
+            description = item.findtext("description") or ""
+            summary = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", description)).split())
+            items.append((item.findtext("title") or "", summary))
+    return items
+
+
+def _feed_items(feeds: range) -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    for index in feeds:
+        feed = parse_feed(make_feed(index), source=Source(f"https://feed{index}.example/rss", "bench"))
+        items.extend((split_outlet_suffix(e.title, e.outlet)[0], e.summary) for e in feed.entries)
+    return items
+
+
+def _server_topics(servers: int) -> list[Topic]:
+    return [Topic(name, parse_query(text)) for name, text in server_topics(servers, 25)]
+
+
+@pytest.mark.skipif(not (CORPUS / "labels.jsonl").exists(), reason="the shared corpus is not here")
+def test_tagging_is_exactly_the_reference_on_the_corpora() -> None:
+    topics = _server_topics(1)
+    matcher = TopicMatcher(topics)
+    items = _corpus_items()
+    assert len(items) > 4000  # 2020 and 2023
+    for title, summary in items:
+        assert_agrees(matcher, topics, title, summary)
+
+
+def test_tagging_is_exactly_the_reference_on_realistic_feeds_with_many_servers_topics() -> None:
+    topics = _server_topics(30)
+    matcher = TopicMatcher(topics)
+    items = _feed_items(range(0, 400, 20))  # every kind of feed, the foreign ones included
+    matched = 0
+    for title, summary in items:
+        assert_agrees(matcher, topics, title, summary)
+        matched += bool(matcher.tag(title, summary).topics)
+    assert matched > 50  # not vacuous
+
+
+def test_ordinary_news_with_the_topics_words_is_turned_away_before_indexing() -> None:
+    matcher = TopicMatcher()
+    for title, summary in (
+        ("EU and Japan reach trade agreement after years of talks", "The middle class will gain, officials say."),
+        ("Woman, 34, charged after stabbing in Kraków", "According to police, the woman was known to them."),
+        ("Facial recognition cameras to be rolled out – police", "The impact on the parties is ideal, critics say."),
+        (
+            "Israel’s Knesset passes bill on judicial appointments",
+            "Netanyahu’s coalition partners had threatened to quit.",
+        ),
+    ):
+        assert matcher.candidates(title, summary) == (), title
+        assert matcher.tag(title, summary) == NO_MATCH
+    assert matcher.candidates("Kazakhstan to join Abraham Accords", "") == ("accords",)
+
+
+def test_on_realistic_feeds_only_what_may_match_is_indexed() -> None:
+    """The former prefilter (one anchor word each: "agreement", "middle", "Israel"...) sent 51% of these items to
+    a word index; this one sends those that match, and a few more."""
+    matcher = TopicMatcher()
+    items = _feed_items(range(60))
+    passed = sum(1 for title, summary in items if matcher.candidates(title, summary))
+    matched = sum(1 for title, summary in items if matcher.tag(title, summary).topics)
+    assert matched > 60
+    assert passed <= 1.1 * matched
+
+
+def test_topics_sharing_a_query_all_match_in_order_and_the_first_name_wins() -> None:
+    saudi = parse_query('Saudi "normalization"')
+    topics = [
+        Topic("2:saudi", saudi),
+        Topic("1:gulf", parse_query("Saudi OR Bahrain")),
+        Topic("3:same", saudi),
+        Topic("2:saudi", parse_query("Oman")),  # the name is taken: ignored
+    ]
+    matcher = TopicMatcher(topics)
+    tagging = matcher.tag("Saudi Arabia weighs normalization with Israel", "")
+    assert tagging.topics == ("accords", "2:saudi", "1:gulf", "3:same")
+    assert tagging == reference(topics, "Saudi Arabia weighs normalization with Israel", "")
+    assert [topic.name for topic in matcher.topics] == ["accords", "2:saudi", "1:gulf", "3:same"]
+
+
+def test_a_matcher_survives_pickling_for_a_worker_process() -> None:
+    topics = _server_topics(2)
+    matcher = TopicMatcher(topics)
+    copy = pickle.loads(pickle.dumps(matcher))
+    assert copy.topics == matcher.topics
+    for title, summary in _feed_items(range(3)):
+        assert copy.tag(title, summary) == matcher.tag(title, summary)
+
+
+def test_the_benchmark_feeds_are_realistic() -> None:
+    """What bench/ingest.py and bench/responsiveness.py measure rests on this: real feeds are mostly non-ASCII,
+    use the topic's words in other senses, and hold a few relevant items, each on a host of its own."""
+    relevant_titles = {title for event in EVENTS for title in event.headlines}
+    relevant_titles |= {title for language in FOREIGN.values() for title in language["relevant"]}
+    matcher = TopicMatcher()
+    feeds = range(40)
+    assert len({address(index) for index in range(2000)}) == 2000
+    assert {kind_of(index) for index in feeds} == {"short", "long", "atom", "google", "foreign"}
+    assert make_feed(3) == make_feed(3)
+    items = _feed_items(feeds)
+    assert len(items) > 40 * 40
+    assert sum(not (title + summary).isascii() for title, summary in items) > 0.6 * len(items)
+    text = " ".join(title + " " + summary for title, summary in items).lower()
+    for word in ("agreement", "middle", "israel", "netanyahu", "recognition", "declaration", "woman", "according"):
+        assert word in text, word
+    relevant = [(title, summary) for title, summary in items if title in relevant_titles]
+    assert 40 <= len(relevant) <= 3 * 40
+    assert all(matcher.tag(title, summary).topics == ("accords",) for title, summary in relevant)

@@ -221,20 +221,21 @@ def _fold(title: str, summary: str) -> tuple[str, int]:
 
 
 class TopicMatcher:
-    """Matches articles against a set of topics (a name used twice keeps its first query; the caller adds the
-    default topic where it applies). Topics that share a query are matched once; the prefilter is rebuilt only when
-    the topics change."""
+    """Matches articles against a set of topics: the default topic first (unless `include_default` is False: the
+    poll composes its own set), then the given ones (a name used twice keeps its first query). Topics that share a
+    query are matched once; the prefilter is rebuilt only when the topics change."""
 
-    def __init__(self, topics: Sequence[Topic] = ()) -> None:
+    def __init__(self, topics: Sequence[Topic] = (), *, include_default: bool = True) -> None:
+        self._include_default = include_default
         self._topics: tuple[Topic, ...] = ()
         self._queries: list[Query] = []
         self._names: list[list[int]] = []  # per distinct query, the indexes of its topics
         self._prefilter = _Prefilter([])
         self.set_topics(topics)
 
-    def __reduce__(self) -> tuple[type[TopicMatcher], tuple[tuple[Topic, ...]]]:
+    def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its topics (the automaton is native and rebuilt), so a worker process can receive it."""
-        return (TopicMatcher, (self._topics,))
+        return (_rebuilt, (self._topics,))
 
     @property
     def topics(self) -> tuple[Topic, ...]:
@@ -242,7 +243,7 @@ class TopicMatcher:
 
     def set_topics(self, topics: Sequence[Topic]) -> None:
         chosen: dict[str, Topic] = {}
-        for topic in topics:
+        for topic in ((default_topic(),) if self._include_default else ()) + tuple(topics):
             chosen.setdefault(topic.name, topic)
         ordered = tuple(chosen.values())
         if ordered == self._topics:
@@ -285,3 +286,8 @@ class TopicMatcher:
         countries = rank(found_mentions)
         event = detect_event(title, summary, countries, document=document, found_mentions=found_mentions)
         return Tagging(topics, terms, countries, event)
+
+
+def _rebuilt(topics: tuple[Topic, ...]) -> TopicMatcher:
+    """A matcher of exactly these topics (what a pickled matcher held, the default topic already among them)."""
+    return TopicMatcher(topics, include_default=False)

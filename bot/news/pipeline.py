@@ -178,6 +178,7 @@ class Poller:
         # a story for the same event.
         self.in_flight: set[str] = set()
         self._write_lock = asyncio.Lock()
+        self._clustering = _Clustering(window)
 
     async def _topics(self) -> TopicSet:
         provided = await self._provider() if self._provider is not None else ()
@@ -200,6 +201,9 @@ class Poller:
             unique.setdefault(source.url, source)
         ordered = list(unique.values())
         states = await self._store.load_states(unique)
+        if not self.in_flight and not self._write_lock.locked():
+            # No other poll is writing: start clustering from the database again (it holds only the window).
+            self._clustering = _Clustering(self._window)
         saver = _Saver(self, stages, now, explain)
         slots = asyncio.Semaphore(self._concurrency)
         fetched_until = [0.0]
@@ -360,7 +364,11 @@ class Poller:
     async def _write(
         self, outcomes: Sequence[_FeedOutcome], now: datetime, stages: _Stages
     ) -> tuple[SavedPoll, list[Decision]]:
-        """Cluster and write a batch of feeds' results in one transaction."""
+        """Cluster and write a batch of feeds' results in one transaction (the caller holds the write lock).
+
+        The clusterer is kept from batch to batch (`_clustering`): each batch loads only the stories of the time
+        ranges not loaded yet, instead of every story of the window again, and what a batch wrote stays in it with
+        its story number. A write that fails throws it away: the next batch starts from the database again."""
         found: dict[str, tuple[Article, set[str]]] = {}
         for outcome in outcomes:
             for item in outcome.found:
@@ -368,35 +376,85 @@ class Poller:
                     found[item.identity][1].add(item.origin)
                 else:
                     found[item.identity] = (item.article, {item.origin})
+        clustering = self._clustering
         with stages.timing("cluster"):
             articles = sorted(found.items(), key=lambda pair: (pair[1][0].published, pair[1][0].url))
             ranges = window_ranges((a.published for _, (a, _) in articles), self._window) if articles else []
-            stories = await self._store.stories_in_window(ranges)
             breathe = Breather()
-            clusterer = Clusterer(window=self._window)
-            for story in stories:
-                clusterer.add_story(story)
+            for story in await self._store.stories_in_window(clustering.uncovered(ranges)):
+                if story.id not in clustering.loaded:
+                    clustering.loaded.add(story.id)
+                    clustering.clusterer.add_story(story)
                 await breathe()
+            clustering.cover(ranges)
+            clusterer = clustering.clusterer
             decisions: list[Decision] = []
             for _, (article, _) in articles:
                 placement = clusterer.place(article)
                 decisions.append(_decision(article, placement.reason))
                 await breathe()
+            changed = [cluster for cluster in clusterer.clusters if cluster.added]
             drafts: list[StoryDraft] = []
-            for cluster in clusterer.clusters:
-                if cluster.added:
-                    drafts.append(clusterer.draft(cluster, now))
-                    await breathe()
+            for cluster in changed:
+                drafts.append(clusterer.draft(cluster, now))
+                await breathe()
         with stages.timing("save"):
-            saved = await self._store.save_poll(
-                seen={key: when for outcome in outcomes for key, when in outcome.keys.items()},
-                drafts=drafts,
-                identities={article.url: identity for identity, (article, _) in articles},
-                origins={identity: origins for identity, (_, origins) in articles},
-                states=[(o.source, o.state) for o in outcomes if o.state is not None],
-                now=now,
-            )
+            try:
+                saved = await self._store.save_poll(
+                    seen={key: when for outcome in outcomes for key, when in outcome.keys.items()},
+                    drafts=drafts,
+                    identities={article.url: identity for identity, (article, _) in articles},
+                    origins={identity: origins for identity, (_, origins) in articles},
+                    states=[(o.source, o.state) for o in outcomes if o.state is not None],
+                    now=now,
+                )
+            except BaseException:
+                self._clustering = _Clustering(self._window)
+                raise
+        new_ids = iter(story.id for story in saved.new)
+        for cluster in changed:  # now stored: what a later batch adds to them is an update
+            if cluster.story_id is None:
+                cluster.story_id = next(new_ids)
+                clustering.loaded.add(cluster.story_id)
+            cluster.added.clear()
         return saved, decisions
+
+
+class _Clustering:
+    """The clusterer of the batches being written, and which stories and time ranges it holds (see `_write`)."""
+
+    def __init__(self, window: timedelta) -> None:
+        self.clusterer = Clusterer(window=window)
+        self.loaded: set[int] = set()
+        self._covered: list[tuple[datetime, datetime]] = []
+
+    def uncovered(self, ranges: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+        """The parts of `ranges` whose stories are not loaded yet."""
+        left: list[tuple[datetime, datetime]] = []
+        for lo, hi in ranges:
+            pieces = [(lo, hi)]
+            for covered_lo, covered_hi in self._covered:
+                next_pieces = []
+                for a, b in pieces:
+                    if b < covered_lo or a > covered_hi:
+                        next_pieces.append((a, b))
+                        continue
+                    if a < covered_lo:
+                        next_pieces.append((a, covered_lo))
+                    if b > covered_hi:
+                        next_pieces.append((covered_hi, b))
+                pieces = next_pieces
+            left.extend(pieces)
+        return left
+
+    def cover(self, ranges: Sequence[tuple[datetime, datetime]]) -> None:
+        merged = sorted([*self._covered, *ranges])
+        self._covered = []
+        for lo, hi in merged:
+            if self._covered and lo <= self._covered[-1][1]:
+                self._covered[-1] = (self._covered[-1][0], max(self._covered[-1][1], hi))
+            else:
+                self._covered.append((lo, hi))
 
 
 def _published(entry: Entry, now: datetime) -> datetime:

@@ -104,6 +104,11 @@ _STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 _DIGITS = re.compile(r"^\d+$")
 
 SIMILAR = 0.5
+# A story's articles that stand for it when a new article is placed: its first sixteen, by their title words, and
+# any later one that brings an event or country none of those had. Every way to join grows with the titles'
+# overlap, and a story's first articles carry its headline words, so a story of hundreds of articles is found
+# and joined as well as a small one, at the cost of a small one (a flood of near-identical items stays cheap).
+_PER_STORY = 16
 NEAR_IDENTICAL = 0.75
 _STEM = 6  # "normalise", "normalize", "normalization" and "normalizing" share their first six letters
 _REACTION = 0.1  # the affinity of a reaction or commentary to the story of its country's event
@@ -379,6 +384,7 @@ class Cluster:
     added: list[Article] = field(default_factory=list)
     profiles: list[_Profile] = field(default_factory=list)
     urls: set[str] = field(default_factory=set)
+    filed: set[str] = field(default_factory=set)  # the index keys its articles are filed under
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,13 +431,30 @@ class Clusterer:
                 self._attach(len(self.clusters) - 1, _profile(article), added=False)
 
     def _keys(self, profile: _Profile) -> list[str]:
-        """Where the article may meet a story: its title words, link, partner countries and event's countries."""
+        """Where the article is filed: its title words, its link, and its countries, apart for articles with an
+        event ("ev:") and without ("ne:"): two articles without an event never join by their countries alone."""
         keys = [f"w:{word}" for word in profile.words]
         keys.append(f"u:{profile.article.url}")
-        countries = set(profile.partners)
-        if profile.article.event is not None:
-            countries.update(profile.article.event.countries)
-        keys.extend(f"c:{country}" for country in countries)
+        event = profile.article.event
+        if event is None:
+            keys.extend(f"ne:{country}" for country in profile.partners)
+        else:
+            keys.extend(f"ev:{country}" for country in set(profile.partners) | set(event.countries))
+        return keys
+
+    def _lookups(self, profile: _Profile) -> list[str]:
+        """Where the articles the new one may join are filed (see `affinity`): by words and link; by country, the
+        articles with an event (same event, related events, a reaction), and for an article with an event also
+        those without one (titles alike about the same country)."""
+        keys = [f"w:{word}" for word in profile.words]
+        keys.append(f"u:{profile.article.url}")
+        event = profile.article.event
+        if event is None:
+            keys.extend(f"ev:{country}" for country in profile.partners)
+        else:
+            countries = set(profile.partners) | set(event.countries)
+            keys.extend(f"ev:{country}" for country in countries)
+            keys.extend(f"ne:{country}" for country in countries)
         return keys
 
     def _attach(self, index: int, profile: _Profile, *, added: bool) -> None:
@@ -444,8 +467,15 @@ class Clusterer:
         cluster.end = max(cluster.end, article.published)
         if added:
             cluster.added.append(article)
+        keys = self._keys(profile)
+        if len(cluster.profiles) > _PER_STORY:
+            # A story's first articles stand for it (see _PER_STORY); later ones are filed by their link only, and
+            # by an event or country none of the first had, so that what they add can still be found.
+            keys = [key for key in keys if key.startswith("u:") or not cluster.filed.intersection((key,))]
+            keys = [key for key in keys if not key.startswith("w:")]
+        cluster.filed.update(keys)
         where = (index, len(cluster.profiles) - 1)
-        for key in self._keys(profile):
+        for key in keys:
             self._index.setdefault(key, []).append(where)
 
     def place(self, article: Article) -> Placement:
@@ -453,14 +483,23 @@ class Clusterer:
         profile = _profile(article)
         words: Counter[tuple[int, int]] = Counter()
         strong: set[tuple[int, int]] = set()
-        for key in self._keys(profile):
+        for key in self._lookups(profile):
             found_at = self._index.get(key, ())
             if key.startswith("w:"):
                 words.update(found_at)
             else:
                 strong.update(found_at)
+        # By title words alone an article joins only with at least two shared words making at least half of the
+        # shorter title (`_similar`, and more for near-identical titles): others are not compared at all.
+        size = len(profile.words)
+        alike = {
+            (index, position)
+            for (index, position), count in words.items()
+            if count >= 2
+            and count >= math.ceil(SIMILAR * min(size, len(self.clusters[index].profiles[position].words)))
+        }
         by_cluster: dict[int, list[int]] = {}
-        for index, position in strong | {where for where, count in words.items() if count >= 2}:
+        for index, position in strong | alike:
             by_cluster.setdefault(index, []).append(position)
         best: tuple[float, int, str] | None = None
         for index in sorted(by_cluster):
@@ -469,7 +508,11 @@ class Clusterer:
                 return Placement(index, False, "already in this story")
             if max(cluster.end, article.published) - min(cluster.start, article.published) > self.window:
                 continue
-            for position in sorted(by_cluster[index]):
+            # The story's articles most alike first (most title words shared, then the latest), at most
+            # _PER_STORY of them: every way to join grows with the titles' overlap, so the best match is among
+            # them, and a story of hundreds of articles costs no more to join than a small one.
+            positions = sorted(by_cluster[index], key=lambda p: (-words.get((index, p), 0), -p))[:_PER_STORY]
+            for position in positions:
                 found = affinity(profile, cluster.profiles[position])
                 if found is not None and (best is None or found[0] > best[0]):
                     best = (found[0], index, found[1])

@@ -46,6 +46,12 @@ _PARTNERS_EN = (
     " OR Kosovo* OR Somaliland* OR Saudi* OR Riyadh OR Oman* OR Mauritania* OR Indonesia* OR Azerbaijan* OR Uzbek*"
     " OR Gulf)"
 )
+# Headlines name the two sides with a comma as often as with "and" ("Israel, Morocco sign ..."): the same pairs
+# side by side (a comma is not a word, so the phrase "Israel Morocc*" reads "Israel, Morocco").
+_SIDE_BY_SIDE = " OR ".join(
+    f'"Israel {partner}" OR "{partner} Israel"'
+    for partner in ("UAE", "Emirat*", "Bahrain*", "Morocc*", "Sudan*", "Saudi*", "Kosovo*", "Somaliland*", "Oman*")
+)
 _RELATIONS_EN = (
     '"ties with Israel" OR "relations with Israel" OR "peace with Israel" OR "deal with Israel"'
     ' OR "agreement with Israel" OR "accord* with Israel" OR "treaty with Israel" OR "pact with Israel"'
@@ -60,8 +66,9 @@ _RELATIONS_EN = (
     ' OR "Morocc* and Israel" OR "Israel and Sudan*" OR "Sudan* and Israel" OR "Israel and Saudi*"'
     ' OR "Saudi* and Israel" OR "Israel and Kosovo*" OR "Kosovo* and Israel" OR "Israel and Somaliland*"'
     ' OR "Somaliland* and Israel" OR "Israel and Oman*" OR "Oman* and Israel" OR "Israel and Indonesia*"'
-    ' OR "Indonesia* and Israel" OR "Israel and Mauritania*" OR "Mauritania* and Israel")'
-    " (sign* OR ink* OR agree* OR establish* OR embass*))"
+    ' OR "Indonesia* and Israel" OR "Israel and Mauritania*" OR "Mauritania* and Israel" OR '
+    + _SIDE_BY_SIDE
+    + ") (sign* OR ink* OR agree* OR establish* OR embass*))"
     ' OR (("Israeli minister*" OR "Israeli foreign minister" OR "Israeli prime minister" OR "Israeli president"'
     ' OR "Israeli official*" OR "Israeli delegation*" OR "Israeli cabinet" OR "Israeli tourism minister"'
     ' OR "Israeli defence minister" OR "Israeli defense minister" OR "first visit" OR "first public visit"'
@@ -122,7 +129,7 @@ class Limits:
 
 
 USER_LIMITS = Limits()
-BUILTIN_LIMITS = Limits(length=4000, terms=400, depth=MAX_DEPTH)
+BUILTIN_LIMITS = Limits(length=5000, terms=450, depth=MAX_DEPTH)
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,8 @@ class _Matchers:
     def get(self, key: str, payload: tuple[tuple[str, str], ...] | None) -> TopicMatcher | None:
         matcher = self._by_key.get(key)
         if matcher is None and payload is not None:
-            matcher = TopicMatcher([Topic(name, parse_query(text, limits=BUILTIN_LIMITS)) for name, text in payload])
+            topics = [Topic(name, parse_query(text, limits=BUILTIN_LIMITS)) for name, text in payload]
+            matcher = TopicMatcher(topics, include_default=False)  # the poll chose its topics, the default among them
             self._by_key[key] = matcher
             while len(self._by_key) > self._size:
                 self._by_key.popitem(last=False)

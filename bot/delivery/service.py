@@ -698,6 +698,7 @@ class Delivery:
             paused=tuple(sub for sub in subs if sub.paused),
             failing_sources=tuple(h for h in own_health if h.failing),
             undelivered=tuple(await self.store.troubles(guild_id, now - TROUBLE_SPAN, limit=10)),
+            last_poll=max((s.last_attempt for s in states.values() if s.last_attempt is not None), default=None),
         )
 
     async def latest(self, guild_id: int, topic: str | None = None, count: int = 5) -> list[Story]:

@@ -226,6 +226,7 @@ class GuildStatus:
     paused: tuple[Subscription, ...]
     failing_sources: tuple[SourceHealth, ...]  # the server's own sources that fail or were disabled
     undelivered: tuple[DeliveryTrouble, ...] = ()  # messages being retried or given up on lately, newest first
+    last_poll: datetime | None = None  # the latest fetch of any source, by whichever process polls
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,19 +28,20 @@ ROOT = Path(__file__).resolve().parents[2]
 class BotProcess:
     """One `python -m bot` process; its log (stderr) goes to a file, read by the tests."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, role: str = "run") -> None:
         self.env = env
         self.log = log
+        self.role = role
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self, within: float = 60.0) -> None:
+    async def start(self, within: float = 60.0, *, ready: str = "ready as") -> None:
         start = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", cwd=self.log.parent, env=self.env, stderr=out, stdout=out
+                sys.executable, "-m", "bot", self.role, cwd=self.log.parent, env=self.env, stderr=out, stdout=out
             )
         deadline = time.monotonic() + within
-        while "ready as" not in self.log.read_text(errors="replace")[start:]:
+        while ready not in self.log.read_text(errors="replace")[start:]:
             if self.process.returncode is not None:
                 raise AssertionError(f"the bot exited at start:\n{self.text()}")
             if time.monotonic() > deadline:

@@ -44,7 +44,7 @@ class StatusCog(commands.Cog):
     async def status(self, interaction: discord.Interaction) -> None:
         now = self.services.clock()
         status = await self.services.delivery.status(guild_id_of(interaction), now)
-        last_poll = self.services.news.last_poll
+        last_poll = status.last_poll  # read from the database: in a fleet, a worker process polls
         healthy = sum(1 for s in status.sources if not s.state.consecutive_failures and not s.disabled_reason)
         description = f"Last poll {when(last_poll)} · {healthy} of {count(len(status.sources), 'source')} healthy."
         shown = sorted(status.sources, key=lambda s: (not s.state.consecutive_failures, s.url))

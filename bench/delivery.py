@@ -66,15 +66,16 @@ class RemoteEmulator:
 
 
 class EmulatorProcess:
-    """`python -m tests.discord_emulator` on a free port, stopped on exit."""
+    """`python -m tests.discord_emulator` on a free port (with `args`), stopped on exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, *args: str) -> None:
+        self.args = args
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> RemoteEmulator:
         root = Path(__file__).resolve().parent.parent
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.discord_emulator", "--port", "0"],
+            [sys.executable, "-m", "tests.discord_emulator", "--port", "0", *self.args],
             cwd=root,
             stdout=subprocess.PIPE,
             text=True,

@@ -19,7 +19,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, Literal, get_args
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +55,15 @@ COMMAND_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 5
 LOOP_LAG_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
-def _check(kind: str, value: str, allowed: Sequence[str]) -> None:
+def _refuse_unknown(kind: str, value: str, allowed: Sequence[str]) -> None:
     """Untyped callers exist (a value read from an exception); refuse a label that would start a stray series."""
     if value not in allowed:
         raise ValueError(f"unknown {kind} {value!r}; expected one of {', '.join(allowed)}")
 
 
 class Metrics:
-    """The bot's Prometheus metrics, all named `accordwatch_*`, in a registry of their own.
+    """The bot's Prometheus metrics, all named `accordwatch_*`, in a registry of their own, beside the standard
+    `process_*` (memory, CPU, open files), `python_gc_*` and `python_info` that the global registry would have had.
 
     Every labelled series is created at zero up front, so `rate()` and alerts see a series before its first event.
     `now` gives wall-clock seconds for the last-successful-poll timestamp (a seam for tests).
@@ -62,6 +73,9 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._now = now
         r = self.registry
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
         self._polls = Counter("accordwatch_polls", "Polls finished, by result", ["result"], registry=r)
         self._poll_seconds = Histogram(
             "accordwatch_poll_duration_seconds", "How long a poll took", buckets=POLL_BUCKETS, registry=r
@@ -108,7 +122,7 @@ class Metrics:
 
     def poll_finished(self, result: PollResult, seconds: float) -> None:
         """A poll ended: counted by result, its duration observed; an "ok" one also stamps the last-success time."""
-        _check("poll result", result, POLL_RESULTS)
+        _refuse_unknown("poll result", result, POLL_RESULTS)
         self._polls.labels(result).inc()
         self._poll_seconds.observe(seconds)
         if result == "ok":
@@ -124,11 +138,11 @@ class Metrics:
 
     def message(self, outcome: MessageOutcome, reason: FailReason | None = None) -> None:
         """One message's outcome. A "failed" one needs its reason, and only a failed one has one."""
-        _check("message outcome", outcome, MESSAGE_OUTCOMES)
+        _refuse_unknown("message outcome", outcome, MESSAGE_OUTCOMES)
         if (outcome == "failed") != (reason is not None):
             raise ValueError("a reason goes with a failed message, and only with one")
         if reason is not None:
-            _check("failure reason", reason, FAIL_REASONS)
+            _refuse_unknown("failure reason", reason, FAIL_REASONS)
             self._failed.labels(reason).inc()
         self._messages.labels(outcome).inc()
 
@@ -137,7 +151,7 @@ class Metrics:
 
     def rate_limited(self, scope: RateLimitScope) -> None:
         """Discord answered 429: "route" for a bucket's limit, "global" for the token's 50 requests/s."""
-        _check("rate-limit scope", scope, RATE_LIMIT_SCOPES)
+        _refuse_unknown("rate-limit scope", scope, RATE_LIMIT_SCOPES)
         self._rate_limited.labels(scope).inc()
 
     def command_answered(self, command: str, seconds: float) -> None:
@@ -238,7 +252,7 @@ class HealthServer:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
-        for task in self._lingering:
+        for task in list(self._lingering):
             task.cancel()
 
     async def problems(self) -> list[str]:
@@ -252,8 +266,10 @@ class HealthServer:
                 # Hold it until it ends: a check that ignores its cancellation must not be collected mid-run.
                 self._lingering.add(task)
                 task.add_done_callback(self._forget)
-        if not task.done() or task.cancelled():
+        if not task.done():
             return [f"health check did not answer within {self._check_timeout:g} s"]
+        if task.cancelled():
+            return ["health check was cancelled"]
         error = task.exception()
         if error is not None:
             log.warning("health check failed", exc_info=error)

@@ -108,6 +108,13 @@ async def test_a_check_that_ignores_its_cancellation_still_gets_503_in_time(serv
     assert (status, body) == (503, "health check did not answer within 0.2 s")
 
 
+async def test_a_check_cancelled_from_within_is_503_not_a_dropped_request(serve: Serve) -> None:
+    async def cancelled_inside() -> list[str]:
+        raise asyncio.CancelledError  # e.g. a pool's connection attempt cancelled by its own timeout
+
+    assert (await get(f"{await serve(cancelled_inside)}/healthz"))[::2] == (503, "health check was cancelled")
+
+
 async def test_unknown_paths_are_404(serve: Serve) -> None:
     assert (await get(f"{await serve(healthy)}/"))[0] == 404
 
@@ -178,9 +185,9 @@ async def test_metrics_page_shows_each_metric_after_its_call(serve: Serve) -> No
     assert {key: got.get(key) for key in expected} == expected
 
 
-def test_every_metric_has_help_text() -> None:
+def test_every_metric_is_named_and_explained() -> None:
     families = {family.name: family for family in text_string_to_metric_families(Metrics().render().decode())}
-    assert {name for name in families if not name.endswith("_created")} == {
+    assert {name for name in families if name.startswith("accordwatch_") and not name.endswith("_created")} == {
         "accordwatch_polls",
         "accordwatch_poll_duration_seconds",
         "accordwatch_last_poll_ok_timestamp_seconds",
@@ -195,6 +202,8 @@ def test_every_metric_has_help_text() -> None:
         "accordwatch_event_loop_lag_last_seconds",
     }
     assert all(family.documentation for family in families.values())
+    # The standard process metrics the global registry would have carried (memory, CPU) are kept.
+    assert {"process_resident_memory_bytes", "process_cpu_seconds", "python_info"} <= families.keys()
 
 
 def test_two_instances_do_not_share_numbers() -> None:

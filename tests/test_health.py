@@ -21,9 +21,12 @@ async def serve() -> AsyncIterator[Serve]:
     """Starts a HealthServer on 127.0.0.1, port 0, and gives its base URL; stops every one it started."""
     servers: list[HealthServer] = []
 
-    async def start(checks: Callable[[], Awaitable[list[str]]], **options: object) -> str:
-        options.setdefault("metrics", Metrics())
-        server = HealthServer(0, host="127.0.0.1", checks=checks, **options)  # type: ignore[arg-type]
+    async def start(
+        checks: Callable[[], Awaitable[list[str]]], *, metrics: Metrics | None = None, check_timeout: float = 2.0
+    ) -> str:
+        server = HealthServer(
+            0, host="127.0.0.1", checks=checks, metrics=metrics or Metrics(), check_timeout=check_timeout
+        )
         await server.start()
         servers.append(server)
         return f"http://127.0.0.1:{server.port}"
@@ -70,11 +73,11 @@ async def test_the_checks_run_at_each_request(serve: Serve) -> None:
 
 async def test_a_raising_check_is_503_with_its_error(serve: Serve) -> None:
     async def broken() -> list[str]:
-        raise ConnectionRefusedError("no database at 10.0.0.5:5432")
+        raise ConnectionRefusedError("no database at db.internal:5432")
 
     status, _, body = await get(f"{await serve(broken)}/healthz")
     assert status == 503
-    assert body == "health check failed: ConnectionRefusedError: no database at 10.0.0.5:5432"
+    assert body == "health check failed: ConnectionRefusedError: no database at db.internal:5432"
 
 
 async def test_a_slow_check_is_503_within_the_timeout(serve: Serve) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import discord
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,6 +31,7 @@ from bot.accords import DatasetError, Knowledge, load_knowledge
 from bot.delivery.service import Delivery
 from bot.discord_app import endpoints
 from bot.discord_app.client import FAILING_SOURCE_THRESHOLD, AccordWatchBot, Services
+from bot.health import HealthServer, LoopLagProbe, Metrics
 from bot.news.service import NewsService
 from bot.news.sources import SourcesError, load_sources
 from bot.news.work import InlineWork, ProcessWork
@@ -109,15 +111,51 @@ class Core:
     delivery: Delivery
     scheduler: Scheduler
     poll_lock: PollLock
+    metrics: Metrics
+    started: datetime
+    checks: list[Callable[[], Awaitable[list[str]]]]  # what /healthz asks, by role (see `problems`)
 
     async def poll_tick(self) -> None:
         """The poll job: poll when this process holds the poll lock, then disable the servers' sources that keep
         failing (a gateway tells their admins). Delivery hears of the news as each batch is saved."""
         if not await self.poll_lock.held():
             return
-        if await self.news.poll_once() is None:
+        report = await self.news.poll_once()
+        if report is None:
             return
         await self.delivery.disable_failing_sources(threshold=FAILING_SOURCE_THRESHOLD)
+        failing = sum(1 for source in report.sources if source.status in ("failed", "error"))
+        disabled = await self.delivery.store.disabled_source_count()
+        self.metrics.set_sources(len(report.sources) - failing, failing, disabled)
+        self.metrics.set_stories(await self.news.store.story_count())
+
+    async def problems(self) -> list[str]:
+        """What keeps this process from doing its role now: the database, and each role's own checks."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(select(1))
+        except (OSError, SQLAlchemyError) as exc:
+            return [f"database unreachable ({type(getattr(exc, 'orig', None) or exc).__name__})"]
+        found: list[str] = []
+        for check in self.checks:
+            found.extend(await check())
+        return found
+
+    async def polls_recently(self) -> list[str]:
+        """A poller's check: some process (this one, or the worker holding the poll lock) polled within three
+        intervals (the first three intervals after start are a grace)."""
+        tick = max(1, min(60, self.settings.POLL_INTERVAL))
+        limit = timedelta(seconds=3 * max(tick, self.settings.POLL_INTERVAL))
+        now = self.clock()
+        if now - self.started < limit:
+            return []
+        last = await self.news.store.last_fetch()
+        if last is None and not self.news.sources:
+            return []
+        if last is None or now - last > limit:
+            when = "never" if last is None else f"{int((now - last).total_seconds())} s ago"
+            return [f"no poll for three intervals (last fetch {when})"]
+        return []
 
 
 @contextlib.asynccontextmanager
@@ -149,6 +187,7 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
                 return datetime.now(UTC)
 
         max_age = timedelta(hours=settings.MAX_ARTICLE_AGE) if settings.MAX_ARTICLE_AGE else None
+        metrics = Metrics()
         news_store = NewsStore(engine, max_article_age=max_age)
         delivery = Delivery(engine, news_store, clock, max_article_age=max_age)
         polls = role in ("all", "worker")
@@ -161,13 +200,43 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
             topic_provider=delivery.all_topics,
             allow=settings.allowed_networks,
             work=ProcessWork() if polls else InlineWork(),
+            metrics=metrics,
         )
-        core = Core(settings, role, engine, knowledge, clock, news, delivery, Scheduler(), PollLock(engine))
+        core = Core(
+            settings,
+            role,
+            engine,
+            knowledge,
+            clock,
+            news,
+            delivery,
+            Scheduler(),
+            PollLock(engine),
+            metrics,
+            clock(),
+            [],
+        )
         if polls:
             schedule_polling(core.scheduler, core.poll_tick, settings.POLL_INTERVAL, clock())
+            core.checks.append(core.polls_recently)
+        probe = LoopLagProbe(metrics)
+        health = (
+            HealthServer(settings.HEALTH_PORT, checks=core.problems, metrics=metrics) if settings.HEALTH_PORT else None
+        )
         try:
+            await probe.start()
+            if health is not None:
+                try:
+                    await health.start()
+                except OSError as exc:
+                    raise SettingsError(
+                        "HEALTH_PORT", f"cannot listen on port {settings.HEALTH_PORT} ({exc.strerror})"
+                    ) from None
             yield core
         finally:
+            if health is not None:
+                await health.stop()
+            await probe.stop()
             await news.close()
             await core.poll_lock.release()
             await engine.dispose()
@@ -191,6 +260,7 @@ async def running_bot(
             news=core.news,
             scheduler=core.scheduler,
             delivery=core.delivery,
+            metrics=core.metrics,
         )
         shards = settings.shard_ids if role == "gateway" else None
         bot = AccordWatchBot(
@@ -200,6 +270,7 @@ async def running_bot(
             shard_ids=list(shards) if shards is not None else None,
             **bot_options,
         )
+        core.checks.append(bot.connection_problems)
         async with bot:
             try:
                 await bot.login(settings.token)

@@ -663,6 +663,15 @@ class DeliveryStore:
                     out.append(_source(row))
         return out
 
+    async def disabled_source_count(self) -> int:
+        async with self._engine.connect() as connection:
+            query = select(func.count()).where(_G.c.disabled_at.is_not(None))
+            return int((await connection.execute(query)).scalar_one())
+
+    async def pending_count(self) -> int:
+        async with self._engine.connect() as connection:
+            return int((await connection.execute(select(func.count()).where(_D.c.state == "pending"))).scalar_one())
+
     async def unannounced_disabled_sources(self) -> list[SourceInfo]:
         """Sources disabled for failing whose server was not told yet."""
         query = select(_G).where(_G.c.disabled_at.is_not(None), _G.c.announced_at.is_(None)).order_by(_G.c.id)

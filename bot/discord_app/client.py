@@ -6,10 +6,11 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import aiohttp
 import discord
 from apscheduler.triggers.interval import IntervalTrigger
 from discord.ext import commands
@@ -20,6 +21,7 @@ from bot.delivery.service import Delivery
 from bot.discord_app.checks import Tree
 from bot.discord_app.delivery_runner import DeliveryRunner, process_owner
 from bot.discord_app.pacing import SEND_RATE, Pacer, RedisPacer, SendPacer, share
+from bot.health import Metrics
 from bot.news.service import NewsService
 from bot.scheduling import Scheduler
 from bot.settings import Settings
@@ -52,6 +54,25 @@ def tracked(handler: _Handler) -> _Handler:
 FAILING_SOURCE_THRESHOLD = 5  # consecutive failures before a server's own source is disabled
 
 
+def _since(interaction: discord.Interaction) -> float:
+    """Seconds from the interaction's creation (its snowflake) to now: what the user waited."""
+    return max(0.0, (datetime.now(UTC) - interaction.created_at).total_seconds())
+
+
+def _rate_limit_trace(metrics: Metrics) -> aiohttp.TraceConfig:
+    """Counts Discord's 429s, by scope, on every REST request discord.py makes (it retries them itself)."""
+    trace = aiohttp.TraceConfig()
+
+    async def on_end(_session: Any, _context: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        if params.response.status == 429:
+            headers = params.response.headers
+            is_global = headers.get("X-RateLimit-Global") == "true" or headers.get("X-RateLimit-Scope") == "global"
+            metrics.rate_limited("global" if is_global else "route")
+
+    trace.on_request_end.append(on_end)
+    return trace
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """What the command groups need from the core, handed down by `bot.app`."""
@@ -62,6 +83,7 @@ class Services:
     news: NewsService
     scheduler: Scheduler
     delivery: Delivery
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 class AccordWatchBot(commands.AutoShardedBot):
@@ -77,6 +99,7 @@ class AccordWatchBot(commands.AutoShardedBot):
             help_command=None,
             tree_cls=Tree,
             allowed_mentions=discord.AllowedMentions.none(),
+            http_trace=_rate_limit_trace(services.metrics),
             **options,
         )
         self.settings = settings
@@ -100,6 +123,16 @@ class AccordWatchBot(commands.AutoShardedBot):
         self.closed = asyncio.Event()  # set once close() ran, whoever called it
         self._started = False
         self._busy_handlers: set[asyncio.Task[Any]] = set()
+
+    async def connection_problems(self) -> list[str]:
+        """A gateway's check for /healthz: every shard of this process connected to Discord."""
+        if not self.is_ready():
+            return ["not connected to Discord yet"]
+        down = sorted(shard_id for shard_id, shard in self.shards.items() if shard.is_closed())
+        return [f"shard {shard_id} is not connected" for shard_id in down]
+
+    async def on_app_command_completion(self, interaction: discord.Interaction, command: Any) -> None:
+        self.services.metrics.command_answered(command.qualified_name, _since(interaction))
 
     def owns(self, guild_id: int) -> bool:
         """Whether this process delivers for a server: its shard, `(guild_id >> 22) % shard_count`, is one of ours."""

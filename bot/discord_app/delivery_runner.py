@@ -48,6 +48,7 @@ from bot.discord_app.story_render import (
     story_item,
     summary_embed,
 )
+from bot.health import Metrics
 from bot.news.models import Story
 from bot.scheduling import Scheduler
 from bot.wording import count
@@ -151,6 +152,7 @@ class DeliveryRunner:
         self._task: asyncio.Task[None] | None = None
         self._round_lock = asyncio.Lock()
         self._channels = asyncio.Semaphore(CHANNELS_AT_ONCE)
+        self._metrics: Metrics = bot.services.metrics
 
     # --- the dispatcher ------------------------------------------------------------------------------------
 
@@ -198,7 +200,9 @@ class DeliveryRunner:
             recorded = await self.delivery.record_alerts(self.clock(), owns=self._owns)
             if recorded:
                 log.info("planned %s", count(len(recorded), "alert message"))
-            return await self.send_due()
+            sent = await self.send_due()
+            self._metrics.set_pending(await self.delivery.store.pending_count())
+            return sent
 
     async def send_due(self) -> int:
         """Claim the rows due and send them, channels side by side."""
@@ -325,6 +329,7 @@ class DeliveryRunner:
         now = self.clock()
         if row.error is not None and now - row.created_at >= GIVE_UP_AFTER:
             await self.delivery.mark_failed(row.id, f"Discord refused it for a day; last: {row.error}")
+            self._metrics.message("failed", "gave_up")
             log.warning("gave up on a message to channel %d: %s", row.channel_id, row.error)
             return Outcome.FAILED
         guild_id = row.guild_id
@@ -389,6 +394,7 @@ class DeliveryRunner:
             if found is not None:
                 log.info("message %d to channel %d was posted before: adopted", row.id, row.channel_id)
                 await self.delivery.mark_sent(row.id, found, now)
+                self._metrics.message("adopted")
                 return Outcome.SENT
         await self.delivery.mark_attempt(row.id, now)
         await self.pacer.wait()
@@ -397,6 +403,7 @@ class DeliveryRunner:
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             return await self._refused(row, exc)
         await self.delivery.mark_sent(row.id, message.id, self.clock())
+        self._metrics.message("sent")
         return Outcome.SENT
 
     async def _posted(self, row: PendingDelivery, footer: str | None) -> int | None:
@@ -428,15 +435,20 @@ class DeliveryRunner:
         if transient(exc):
             log.warning("channel %d: %s; tried again later", row.channel_id, what)
             await self.delivery.note_retry(row.id, what, self._retry_at(row))
+            self._metrics.message("retried")
             return Outcome.DEFERRED
         if isinstance(exc, discord.Forbidden):
+            self._metrics.message("failed", "forbidden")
             await self._forbidden(row)
             return Outcome.STOPPED
         if isinstance(exc, discord.NotFound) and exc.code == 10003:
+            self._metrics.message("failed", "gone")
             await self._gone(row)
             return Outcome.STOPPED
         log.warning("a message to channel %d failed: %s", row.channel_id, what)
         await self.delivery.mark_failed(row.id, what)
+        status = exc.status if isinstance(exc, discord.HTTPException) else None
+        self._metrics.message("failed", "gone" if status == 404 else "invalid" if status == 400 else "other")
         return Outcome.FAILED
 
     async def _gone(self, row: PendingDelivery) -> None:

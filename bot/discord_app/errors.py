@@ -8,6 +8,7 @@ ephemeral and works whether or not the interaction was already answered or defer
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -63,3 +64,8 @@ async def on_app_command_error(interaction: discord.Interaction, error: app_comm
         await reply(interaction, text)
     except discord.HTTPException:
         log.warning("could not tell the user about the error (interaction gone)")
+    client: Any = interaction.client
+    services = getattr(client, "services", None)
+    if services is not None and interaction.command is not None:
+        waited = max(0.0, (discord.utils.utcnow() - interaction.created_at).total_seconds())
+        services.metrics.command_answered(interaction.command.qualified_name, waited)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 
+from bot.health import Metrics, PollResult
 from bot.news.fetch import Fetcher, make_session
 from bot.news.models import Source
 from bot.news.netguard import Network
@@ -38,6 +40,7 @@ class NewsService:
         topic_provider: TopicProvider | None = None,
         allow: Iterable[Network] = (),
         work: FeedWork | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.allowed_networks = tuple(allow)  # the private networks servers' own sources may reach
@@ -55,6 +58,7 @@ class NewsService:
             allow=self.allowed_networks,
         )
         self.work = work or InlineWork()
+        self.metrics = metrics
         self._listeners: list[Callable[[SavedPoll], None]] = []
         self.poller = Poller(
             self.store, self.fetcher, clock, work=self.work, topic_provider=topic_provider, on_saved=self._saved
@@ -79,16 +83,22 @@ class NewsService:
             sources.extend(await self._extra_sources())
         polling = asyncio.create_task(self.poller.poll(sources), name="poll")
         self._polling.add(polling)
+        started = time.perf_counter()
         try:
             report = await asyncio.shield(polling)
         except asyncio.CancelledError:
             if polling.cancelled():  # stopped by stop(), not by our own caller
                 log.info("poll stopped: the bot is shutting down; what it saved is kept")
+                self._measure("stopped", started)
                 return None
             polling.cancel()
             raise
+        except Exception:
+            self._measure("failed", started)
+            raise
         finally:
             self._polling.discard(polling)
+        self._measure("ok", started)
         self.last_report, self.last_poll = report, self._clock()
         failed = sum(1 for source in report.sources if source.status in ("failed", "error"))
         log.info(
@@ -99,6 +109,10 @@ class NewsService:
             len(report.updated_stories),
         )
         return report
+
+    def _measure(self, result: PollResult, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.poll_finished(result, time.perf_counter() - started)
 
     async def stop(self) -> None:
         """End the polls under way now (see the module docstring)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -70,9 +70,15 @@ def _alembic_config(connection: Connection) -> Config:
     return config
 
 
+MIGRATE_LOCK = 0x41_57_4D_49_47  # "AWMIG": processes of a fleet starting together migrate one after another
+
+
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply the Alembic migrations up to `revision` (all of them by default)."""
+    """Apply the Alembic migrations up to `revision` (all of them by default). On PostgreSQL, processes starting at
+    once take turns (a transaction-scoped advisory lock): the first migrates, the others find nothing to do."""
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
         await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
 
 

@@ -7,14 +7,13 @@ One code path for SQLite and PostgreSQL (SQLAlchemy Core); "insert unless presen
 from __future__ import annotations
 
 import asyncio
-
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, delete, or_, select, update
+from sqlalchemy import Row, Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -426,6 +425,17 @@ class NewsStore:
                 await connection.execute(v.insert(), writes)
             changed += len(gone) + len(writes)
         return changed
+
+    async def story_count(self) -> int:
+        async with self._engine.connect() as connection:
+            return int((await connection.execute(select(func.count()).select_from(schema.stories))).scalar_one())
+
+    async def last_fetch(self) -> datetime | None:
+        """When any source was last fetched, by whichever process polls."""
+        t = schema.source_states
+        async with self._engine.connect() as connection:
+            value: datetime | None = (await connection.execute(select(func.max(t.c.last_attempt)))).scalar_one()
+            return value
 
     async def forget_seen_before(self, cutoff: datetime) -> int:
         """Drop seen identities older than `cutoff` (feeds no longer carry them); returns how many."""

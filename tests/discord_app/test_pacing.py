@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import time
+import uuid
 from collections import deque
 from types import SimpleNamespace
 
@@ -12,7 +15,7 @@ import discord
 import pytest
 
 from bot.discord_app.delivery_runner import transient
-from bot.discord_app.pacing import GLOBAL_LIMIT, SEND_RATE, Pacer
+from bot.discord_app.pacing import GLOBAL_LIMIT, SEND_RATE, Pacer, RedisPacer, share
 
 
 class FakeTime:
@@ -88,3 +91,50 @@ def test_rate_limits_server_errors_and_the_network_are_transient_refusals_are_no
     assert not transient(http_error(403))
     assert not transient(http_error(404))
     assert not transient(ValueError("a bug"))
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL not set (e.g. redis://127.0.0.1:6379/15)")
+async def test_gateways_sharing_redis_take_slots_of_one_budget() -> None:
+    """Two processes' pacers on one Redis: together they keep the one rate, not twice it."""
+    key = f"accordwatch:test-slot:{uuid.uuid4().hex}"
+    first = RedisPacer(REDIS_URL, 40.0, fallback=Pacer(1000.0), key=key)
+    second = RedisPacer(REDIS_URL, 40.0, fallback=Pacer(1000.0), key=key)
+    stamps: list[float] = []
+
+    async def send(pacer: RedisPacer, times: int) -> None:
+        for _ in range(times):
+            await pacer.wait()
+            stamps.append(time.monotonic())
+
+    try:
+        started = time.monotonic()
+        await asyncio.gather(send(first, 30), send(second, 30))
+        elapsed = time.monotonic() - started
+    finally:
+        await first.close()
+        await second.close()
+    assert elapsed >= 59 / 40 * 0.95  # 60 slots at 40/s: a second and a half, not three quarters
+    stamps.sort()
+    busiest = max(sum(1 for t in stamps if s <= t < s + 1.0) for s in stamps)
+    assert busiest <= 41
+
+
+async def test_without_redis_the_shared_budget_falls_back_to_the_processes_share() -> None:
+    own = Pacer(1000.0)
+    pacer = RedisPacer("redis://127.0.0.1:1/0", 40.0, fallback=own)  # nothing listens there
+    try:
+        started = time.monotonic()
+        for _ in range(3):
+            await pacer.wait()
+        assert time.monotonic() - started < 5
+        assert pacer._degraded
+    finally:
+        await pacer.close()
+
+
+def test_a_gateway_of_some_shards_takes_its_share() -> None:
+    assert share(SEND_RATE, 2, 4) == SEND_RATE / 2
+    assert share(SEND_RATE, 1, 1) == SEND_RATE

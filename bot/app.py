@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.accords import DatasetError, Knowledge, load_knowledge
+from bot.aio import settle_heap
 from bot.delivery.service import Delivery
 from bot.discord_app import endpoints
 from bot.discord_app.client import FAILING_SOURCE_THRESHOLD, AccordWatchBot, Services
@@ -223,6 +224,7 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
         health = (
             HealthServer(settings.HEALTH_PORT, checks=core.problems, metrics=metrics) if settings.HEALTH_PORT else None
         )
+        settle_heap()
         try:
             await probe.start()
             if health is not None:

@@ -150,6 +150,7 @@ class DeliveryRunner:
         self._sole = sole_process  # no other process shares the database: claims left by a crash are ours
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._round_lock = asyncio.Lock()
         self._channels = asyncio.Semaphore(CHANNELS_AT_ONCE)
         self._metrics: Metrics = bot.services.metrics
@@ -173,21 +174,30 @@ class DeliveryRunner:
         """Something may be owed (news saved, a subscription changed, a digest recorded): run a round soon."""
         self._wake.set()
 
-    async def stop(self) -> None:
-        """Stop the dispatcher; a send in flight is cut, and its row, recorded as tried, is checked at next start."""
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop the dispatcher: the round under way may finish within `grace` seconds, then it is cut (a send in
+        flight is recorded as tried: the next start checks whether Discord posted it)."""
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        if not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def _run(self) -> None:
         await self.bot.wait_until_ready()
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.idle):
                     await self._wake.wait()
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 await self.round()
             except Exception:  # the dispatcher must outlive any one round's failure (a database hiccup)

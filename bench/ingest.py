@@ -16,7 +16,8 @@ Each size runs three times; each run starts three fresh processes in turn, so th
 1. Accord Watch: process start, imports, migrations of a new SQLite file, `NewsService.poll_once()` (what the
    bot's poll job calls; every source is due on a first poll), exit. Timed from spawning to exit ("process"),
    and inside ("poll"); the stages are the pipeline's own laps (`PollReport.timings`), whatever it reports; the
-   peak RSS is the process's maximum resident set.
+   peak RSS is the process's maximum resident set; the worker process that parses and matches (as in the bot)
+   is shown apart.
 2. The floor: aiohttp fetches of the same feeds (as many at once as our session allows) and fastfeedparser's parse
    of each body: what any poll must at least do. Timed the same way.
 3. reader 3.26 (lemon24/reader, installed once into a virtual environment in the temp folder if it is not there;
@@ -46,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 RUNS = 3
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))  # the bot's (bot.app): one worker process beside the loop
 READER = "reader==3.26"
 # reader's vendored feedparser imports sgmllib, which its requirements do not bring (feedparser's own do)
 READER_EXTRAS = ("sgmllib3k==1.0.0",)
@@ -79,17 +81,33 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def worker_peak_rss_mb(work: Any) -> float:
+    """The largest peak resident set of the worker processes that parsed and matched (VmHWM, Linux)."""
+    pool = getattr(work, "_pool", None)
+    peaks = [0.0]
+    for pid in getattr(pool, "_processes", {}) or {}:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return max(peaks)
+
+
 # --- the measured processes ----------------------------------------------------------------------------------
 
 
 async def first_poll(urls: list[str], database: str, servers: int, control: str | None) -> dict[str, Any]:
     """Ours, inside its own process: migrations, then the poll the bot's job runs."""
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from bot.news.matching import Topic
     from bot.news.models import Source
     from bot.news.service import NewsService
     from bot.news.topics import parse_query
+    from bot.news.work import ProcessWork
     from bot.store.database import create_engine, migrate
     from bot.store.news import NewsStore
 
@@ -105,8 +123,14 @@ async def first_poll(urls: list[str], database: str, servers: int, control: str 
         return topics
 
     sources = [Source(url, f"Outlet {number}") for number, url in enumerate(urls)]
+    # As the bot runs it (bot.app): parsing and matching in a worker process, old news judged by MAX_ARTICLE_AGE.
     service = NewsService(
-        NewsStore(engine), sources, lambda: datetime.now(UTC), default_interval=600, topic_provider=provider
+        NewsStore(engine, max_article_age=timedelta(hours=72)),
+        sources,
+        lambda: datetime.now(UTC),
+        default_interval=600,
+        topic_provider=provider,
+        work=ProcessWork(workers=WORKERS),
     )
     figures: dict[str, Any] = {"rss_before": rss_mb()}
     try:
@@ -124,6 +148,7 @@ async def first_poll(urls: list[str], database: str, servers: int, control: str 
                 again = await service.poller.poll(sources, force=True)
                 figures[phase] = time.perf_counter() - started
                 figures[f"{phase}_statuses"] = _count(source.status for source in again.sources)
+        figures["worker_rss"] = worker_peak_rss_mb(service.work)
     finally:
         await service.close()
         await engine.dispose()
@@ -276,7 +301,8 @@ def measure(size: int, args: argparse.Namespace, reader: Path | None, reader_not
     if parse and match:
         print(f"  match / parse: {min(match) / min(parse):.2f} (minima)")
     print(
-        f"  RSS before the poll (imports, migrations): {ours.last['rss_before']:.0f} MB; "
+        f"  RSS before the poll (imports, migrations): {ours.last['rss_before']:.0f} MB; peak of the worker "
+        f"process (parsing, matching): {ours.last.get('worker_rss', 0):.0f} MB; "
         f"sources {ours.last['statuses']}, new stories {ours.last['stories']}"
     )
     if "304" in ours.last:

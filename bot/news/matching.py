@@ -84,11 +84,6 @@ def anchors(node: Node) -> frozenset[str] | None:
     return frozenset(union)
 
 
-def fast_normalize(text: str) -> str:
-    """`normalize(text)`: kept for callers of the former ASCII-only fast path; `normalize` is as fast now."""
-    return normalize(text)
-
-
 # --- presence plans ---------------------------------------------------------------------------------------------
 # A plan is a tuple: ("all", ids) holds when every atom id occurs, ("any", ids) when one does, ("and", plans) and
 # ("or", plans) combine, ("true",) stands for an exclusion and ("false",) for a term that can never match.

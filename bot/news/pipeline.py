@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -130,7 +130,7 @@ class _Stages:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
     @contextlib.contextmanager
-    def timing(self, stage: str):  # type: ignore[no-untyped-def]
+    def timing(self, stage: str) -> Iterator[None]:
         started = time.perf_counter()
         try:
             yield
@@ -158,8 +158,8 @@ class Poller:
         window: timedelta = DEFAULT_WINDOW,
         on_saved: SavedListener | None = None,
         concurrency: int = 64,
-        batch_feeds: int = 50,
-        batch_seconds: float = 0.25,
+        batch_feeds: int = 200,
+        batch_seconds: float = 1.0,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
@@ -178,6 +178,9 @@ class Poller:
         # a story for the same event.
         self.in_flight: set[str] = set()
         self._write_lock = asyncio.Lock()
+        # Lookups of seen keys at once: a few, so that hundreds of feeds in flight never take every connection of
+        # the pool from the batch writes and from the bot's commands.
+        self._lookups = asyncio.Semaphore(3)
         self._clustering = _Clustering(window)
 
     async def _topics(self) -> TopicSet:
@@ -282,8 +285,9 @@ class Poller:
             if identity:
                 entries.setdefault(identity, entry)
         keys = {seen_key(origin, identity): identity for identity in entries}
-        with stages.timing("known"):
-            known = await self._store.known_identities(keys)
+        async with self._lookups:
+            with stages.timing("known"):
+                known = await self._store.known_identities(keys)
         fresh = [(key, keys[key]) for key in keys if key not in known]
         report = SourceReport(url, result.status.value, len(feed.entries), len(fresh), feed.error, result.http_status)
         outcome = _FeedOutcome(source, result.state, report, prior, {key: now for key, _ in fresh})

@@ -20,7 +20,7 @@ import pytest
 from tests.discord_emulator.fixtures import EmulatorHandle, emulator
 from tests.e2e.newsroom import Newsroom
 
-__all__ = ["BotProcess", "Rig", "emulator", "rig"]
+__all__ = ["BotProcess", "Rig", "bot_env", "emulator", "rig"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,24 +144,31 @@ class Rig:
         assert not short, f"channels missing stories: {short}"
 
 
+def bot_env(emulator: EmulatorHandle, database_url: str, sources: Path, **settings: str) -> dict[str, str]:
+    """The environment of a bot process against this emulator: this database, these sources, polls every second;
+    none of the caller's own bot settings leak in."""
+    prefixes = ("DISCORD_", "DATABASE_", "DEV_GUILD", "SHARD_", "REDIS_", "HEALTH_")
+    keep = {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
+    return {
+        **keep,
+        "PYTHONPATH": str(ROOT),
+        "DISCORD_TOKEN": emulator.token,
+        "DISCORD_API_BASE": emulator.api_base,
+        "DISCORD_GATEWAY_URL": emulator.gateway_url,
+        "DATABASE_URL": database_url,
+        "SOURCES_FILE": str(sources),
+        "POLL_INTERVAL": "1",
+        "LOG_LEVEL": "INFO",
+        **settings,
+    }
+
+
 @pytest.fixture
 async def rig(emulator: EmulatorHandle, database_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
     async with Newsroom() as newsroom:
         sources = tmp_path / "sources.toml"
         sources.write_text(newsroom.sources_toml())
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "DEV_GUILD"))}
-        env = {
-            **keep,
-            "PYTHONPATH": str(ROOT),
-            "DISCORD_TOKEN": emulator.token,
-            "DISCORD_API_BASE": emulator.api_base,
-            "DISCORD_GATEWAY_URL": emulator.gateway_url,
-            "DATABASE_URL": database_url,
-            "SOURCES_FILE": str(sources),
-            "POLL_INTERVAL": "1",
-            "LOG_LEVEL": "INFO",
-        }
-        bot = BotProcess(env, tmp_path / "bot.log")
+        bot = BotProcess(bot_env(emulator, database_url, sources), tmp_path / "bot.log")
         try:
             yield Rig(emulator, newsroom, bot)
         finally:

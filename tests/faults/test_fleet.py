@@ -26,7 +26,7 @@ from bot.store.news import NewsStore
 from tests.discord_emulator.fixtures import EmulatorHandle
 from tests.discord_emulator.server import Emulator
 from tests.e2e.newsroom import Item, Newsroom
-from tests.faults.conftest import ROOT, BotProcess
+from tests.faults.conftest import ROOT, BotProcess, bot_env
 
 SHARDS = 4
 SERVERS = 8
@@ -123,17 +123,7 @@ async def fleet(database_url: str, tmp_path: Path) -> AsyncIterator[Fleet]:
             emulator = EmulatorHandle(server, session)
             sources = tmp_path / "sources.toml"
             sources.write_text(newsroom.sources_toml())
-            keep = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "SHARD_"))}
-            env = {
-                **keep,
-                "PYTHONPATH": str(ROOT),
-                "DISCORD_TOKEN": emulator.token,
-                "DISCORD_API_BASE": emulator.api_base,
-                "DISCORD_GATEWAY_URL": emulator.gateway_url,
-                "DATABASE_URL": database_url,
-                "SOURCES_FILE": str(sources),
-                "POLL_INTERVAL": "1",
-            }
+            env = bot_env(emulator, database_url, sources)
             fleet = Fleet(emulator, newsroom, env, tmp_path)
             try:
                 yield fleet

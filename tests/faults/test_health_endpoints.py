@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import time
 import uuid
@@ -21,7 +20,7 @@ from bot.store.database import async_url
 from tests.conftest import POSTGRES_URL
 from tests.discord_emulator.fixtures import EmulatorHandle
 from tests.e2e.newsroom import Newsroom
-from tests.faults.conftest import ROOT, BotProcess
+from tests.faults.conftest import BotProcess, bot_env
 
 
 def free_port() -> int:
@@ -63,17 +62,7 @@ async def test_a_worker_and_a_gateway_report_health_and_metrics_and_503_without_
         newsroom.publish("bbc")
         sources = tmp_path / "sources.toml"
         sources.write_text(newsroom.sources_toml())
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "SHARD_"))}
-        env = {
-            **keep,
-            "PYTHONPATH": str(ROOT),
-            "DISCORD_TOKEN": emulator.token,
-            "DISCORD_API_BASE": emulator.api_base,
-            "DISCORD_GATEWAY_URL": emulator.gateway_url,
-            "DATABASE_URL": own_database,
-            "SOURCES_FILE": str(sources),
-            "POLL_INTERVAL": "1",
-        }
+        env = bot_env(emulator, own_database, sources)
         worker_port, gateway_port = free_port(), free_port()
         worker = BotProcess({**env, "HEALTH_PORT": str(worker_port)}, tmp_path / "worker.log", role="worker")
         gateway = BotProcess({**env, "HEALTH_PORT": str(gateway_port)}, tmp_path / "gateway.log", role="gateway")

@@ -60,6 +60,8 @@ _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 _XML_PREDEFINED = {b"amp": b"&#38;", b"lt": b"&#60;", b"gt": b"&#62;", b"quot": b"&#34;", b"apos": b"&#39;"}
 _AMPERSAND = re.compile(rb"&(#[0-9]{1,7};|#x[0-9A-Fa-f]{1,6};|[A-Za-z][A-Za-z0-9]{0,31};)?")
 _PROLOG_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=", re.IGNORECASE)
+_PROLOG_DECLARATION = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*encoding\s*=\s*[\"']([\w.:-]+)[\"']", re.IGNORECASE)
+_SINGLE_BYTE = frozenset({"latin-1", "iso8859-1", "cp1252", "iso8859-15", "ascii"})
 
 _DROP_BLOCKS = re.compile(r"<(script|style|noscript|template)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.IGNORECASE | re.DOTALL)
 # Block-level tags (and comments) become a space. The names are factored ("t(?:[rdh]|able)" for tr, td, th,
@@ -486,8 +488,33 @@ def _first_error(parser: Any) -> str | None:
     return None
 
 
+def _declared_encoding(body: bytes, content_type: str | None) -> str | None:
+    """The encoding the feed claims: its XML declaration's, else the HTTP header's (None: UTF-8 by default)."""
+    found = _PROLOG_DECLARATION.match(body)
+    if found is not None:
+        try:
+            return codecs.lookup(found.group(1).decode("ascii")).name
+        except (LookupError, UnicodeDecodeError):
+            return None
+    return _charset(content_type)
+
+
+def _encoding(body: bytes, content_type: str | None) -> str | None:
+    """The encoding to read the body with: what it declares, unless it declares a one-byte Western encoding while its
+    bytes are valid UTF-8 with non-ASCII text, a common server misconfiguration: read as declared, every accent
+    and curly quote would come out as mojibake ("Ã©", "â€™"). Genuine Latin-1 text is almost never valid UTF-8."""
+    declared = _declared_encoding(body, content_type)
+    if declared in _SINGLE_BYTE and not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None if _PROLOG_ENCODING.match(body) else declared
+        return "utf-8"
+    return None if _PROLOG_ENCODING.match(body) else declared
+
+
 def _parse_xml(body: bytes, source: Source, content_type: str | None) -> ParsedFeed:
-    charset = None if _PROLOG_ENCODING.match(body) else _charset(content_type)
+    charset = _encoding(body, content_type)
     parser = _make_parser(charset)
     try:
         root = etree.fromstring(body, parser)

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -417,3 +418,27 @@ def test_parse_feed_never_raises_on_json(value: object) -> None:
     body = json.dumps(value).encode()
     for source in (FEED, GDELT):
         assert isinstance(parse_feed(body, source=source), ParsedFeed)
+
+
+@pytest.mark.parametrize(
+    ("declared_in", "content_type"),
+    [("prolog", None), ("header", "application/rss+xml; charset=ISO-8859-1"), ("prolog", "text/xml; charset=cp1252")],
+)
+def test_utf8_declared_as_latin1_is_read_as_utf8_not_mojibake(declared_in: str, content_type: str | None) -> None:
+    """A server that mislabels UTF-8 as Latin-1 would turn every accent and curly quote into "Ã©" and "â€™"."""
+    prolog = '<?xml version="1.0" encoding="ISO-8859-1"?>' if declared_in == "prolog" else ""
+    body = (
+        f'{prolog}<rss version="2.0"><channel><title>T</title><item><title>Erdoğan’s visit — “historic”</title>'
+        "<link>https://a.example/1</link></item></channel></rss>"
+    ).encode()
+    (entry,) = parse_feed(body, source=FEED, content_type=content_type).entries
+    assert entry.title == "Erdoğan’s visit — “historic”"
+
+
+def test_genuine_latin1_stays_latin1() -> None:
+    body = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?><rss version="2.0"><channel><title>T</title>'
+        "<item><title>Café de Paris</title><link>https://a.example/1</link></item></channel></rss>"
+    ).encode("latin-1")
+    (entry,) = parse_feed(body, source=FEED).entries
+    assert entry.title == "Café de Paris"

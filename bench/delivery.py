@@ -232,9 +232,10 @@ def own_source(guild: int) -> str:
     return f"https://feeds.server{guild}.example/rss"
 
 
-async def store_stories(settings: Settings, count: int, guilds: list[int]) -> None:
-    """`count` stories; each of `guilds` has a source of its own, which carries one story in ten (half of them
-    with the operator's sources too)."""
+async def store_stories(settings: Settings, count: int, guilds: list[int] | None = None) -> None:
+    """`count` stories; each of `guilds` (if any) has a source of its own, which carries one story in ten (half of
+    them with the operator's sources too)."""
+    guilds = guilds or []
     engine = await open_database(settings)
     store = NewsStore(engine, max_article_age=timedelta(hours=72))
     now = datetime.now(UTC)
@@ -248,7 +249,7 @@ async def store_stories(settings: Settings, count: int, guilds: list[int]) -> No
         seen = {a.url: a.first_seen for d in batch for a in d.added}
         origins: dict[str, set[str]] = {}
         for draft in batch:
-            own = own_source(rng.choice(guilds)) if rng.random() < 0.1 else None
+            own = own_source(rng.choice(guilds)) if guilds and rng.random() < 0.1 else None
             for index, article in enumerate(draft.added):
                 public = own is None or (index > 0 and rng.random() < 0.5)
                 origins[article.url] = {OPERATOR} if public else {own or OPERATOR}

@@ -154,6 +154,7 @@ class DeliveryRunner:
         self._round_lock = asyncio.Lock()
         self._channels = asyncio.Semaphore(CHANNELS_AT_ONCE)
         self._metrics: Metrics = bot.services.metrics
+        self._stories: dict[tuple[int, tuple[int, ...]], list[Story]] = {}
 
     # --- the dispatcher ------------------------------------------------------------------------------------
 
@@ -199,7 +200,8 @@ class DeliveryRunner:
             if self._stopping:
                 return
             try:
-                await self.round()
+                if await self.round():
+                    self._wake.set()  # it had work: there may be more (a claim takes 500 rows at most)
             except Exception:  # the dispatcher must outlive any one round's failure (a database hiccup)
                 log.exception("a delivery round failed; the next one tries again")
 
@@ -219,6 +221,8 @@ class DeliveryRunner:
         rows = await self.delivery.claim(self.owner, self.clock(), LEASE, guilds=self._owns)
         if not rows:
             return 0
+        # One alert to a thousand channels reads its story once per server, not once per message.
+        self._stories.clear()
         by_channel: dict[int, list[PendingDelivery]] = {}
         for row in rows:
             by_channel.setdefault(row.channel_id, []).append(row)
@@ -349,7 +353,7 @@ class DeliveryRunner:
                 await self.delivery.mark_failed(row.id, "the channel is no longer subscribed")
                 return Outcome.FAILED
             guild_id = subscription.guild_id
-        stories = await self.delivery.stories(guild_id, row.story_ids)
+        stories = await self._stories_of(guild_id, row.story_ids)
         if not stories:
             await self.delivery.mark_failed(row.id, "the story no longer exists")
             return Outcome.FAILED
@@ -363,7 +367,7 @@ class DeliveryRunner:
         content = ""
         mentions = discord.AllowedMentions.none()
         if row.kind == "digest":
-            also = await self.delivery.stories(guild_id, row.also_ids) if row.also_ids else []
+            also = await self._stories_of(guild_id, row.also_ids) if row.also_ids else []
             embed = digest_embed(stories, number=row.part, total=row.parts, until=row.covers_until, also=also)
         elif row.kind == "summary":
             embed = summary_embed(stories, row.created_at)
@@ -377,6 +381,14 @@ class DeliveryRunner:
             return await channel.send(content or None, embed=embed, nonce=row.nonce, allowed_mentions=mentions)
 
         return await self._attempt(row, send, adopt=footer)
+
+    async def _stories_of(self, guild_id: int, story_ids: tuple[int, ...]) -> list[Story]:
+        """The stories as the server sees them, read once per round (`send_due` starts each round afresh)."""
+        key = (guild_id, story_ids)
+        found = self._stories.get(key)
+        if found is None:
+            found = self._stories[key] = await self.delivery.stories(guild_id, story_ids)
+        return found
 
     async def _channel(self, row: PendingDelivery) -> discord.TextChannel | discord.Thread | Outcome:
         channel = self.bot.get_channel(row.channel_id)

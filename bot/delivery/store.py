@@ -28,6 +28,7 @@ from bot.delivery.values import (
 from bot.news.models import EventKind
 from bot.news.topics import DEFAULT_TOPIC, DEFAULT_TOPIC_NAME
 from bot.store import schema
+from bot.store.database import transaction
 
 _T = schema.guild_topics
 _S = schema.subscriptions
@@ -160,7 +161,7 @@ class DeliveryStore:
 
     async def ensure_guild(self, guild_id: int, now: datetime) -> bool:
         """Set a server up once, with the built-in topic; True when this call did it."""
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             created = await _insert_ignore(
                 connection, schema.delivery_guilds, {"guild_id": guild_id, "created_at": now}, ["guild_id"]
             )
@@ -203,7 +204,7 @@ class DeliveryStore:
 
     async def add_topic(self, guild_id: int, name: str, query: str, now: datetime, cap: int) -> TopicInfo | str:
         """Insert a topic; or a reason it was not ("exists", "cap")."""
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             count = (await connection.execute(select(func.count()).where(_T.c.guild_id == guild_id))).scalar_one()
             if count >= cap:
                 return "cap"
@@ -215,7 +216,7 @@ class DeliveryStore:
     async def remove_topic(self, guild_id: int, name: str) -> TopicInfo | None:
         """Delete a topic; returns what it was, or None."""
         condition = and_(_T.c.guild_id == guild_id, _T.c.name == name)
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             row = (await connection.execute(select(_T).where(condition))).first()
             if row is None:
                 return None
@@ -224,27 +225,27 @@ class DeliveryStore:
 
     async def restore_builtin(self, guild_id: int, now: datetime) -> bool:
         """Watch the built-in topic again (its row has no query: it follows the bot's); False if it was there."""
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             row = {"guild_id": guild_id, "name": DEFAULT_TOPIC_NAME, "query": None, "created_at": now}
             return bool(await _insert_ignore(connection, _T, row, ["guild_id", "name"]))
 
     async def mark_guild_removed(self, guild_id: int, now: datetime) -> None:
         g = schema.guilds
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             result = await connection.execute(update(g).where(g.c.id == guild_id).values(removed_at=now))
             if not result.rowcount:  # a server delivery knew but the guild list did not: keep its grace period
                 await connection.execute(insert(g).values(id=guild_id, name="", joined_at=now, removed_at=now))
 
     async def mark_guild_returned(self, guild_id: int) -> None:
         g = schema.guilds
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             await connection.execute(update(g).where(g.c.id == guild_id).values(removed_at=None))
 
     async def purge_guilds(self, removed_before: datetime) -> tuple[int, list[str]]:
         """Delete every delivery row of the servers removed before the cutoff, and their guild rows; returns how
         many servers, and the URLs of their own sources (who may see what those carried has changed)."""
         g = schema.guilds
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             rows = await connection.execute(select(g.c.id).where(g.c.removed_at < removed_before))
             ids = [row.id for row in rows]
             if not ids:
@@ -269,7 +270,7 @@ class DeliveryStore:
         is no longer paused (an admin saving it again has had the chance to fix what paused it). Its messages
         that failed since `retry_failed_since` and were not retried yet are pending again, once."""
         settings = {**values, "paused_reason": None, "paused_at": None}
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             found = (await connection.execute(select(_S.c.id).where(_S.c.channel_id == values["channel_id"]))).first()
             if found is None:
                 await connection.execute(insert(_S).values(**settings, created_at=now))
@@ -301,7 +302,7 @@ class DeliveryStore:
         condition = _S.c.channel_id == channel_id
         if guild_id is not None:
             condition = condition & (_S.c.guild_id == guild_id)
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             found = (await connection.execute(select(_S.c.id).where(condition))).first()
             if found is None:
                 return False
@@ -332,7 +333,7 @@ class DeliveryStore:
     async def set_paused(self, subscription_id: int, reason: str, now: datetime) -> bool:
         """Pause a subscription (reason and time) and fail its pending records; True only when this call paused it
         (it was not paused already). Saving the subscription again resumes it (`save_subscription`)."""
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             result = await connection.execute(
                 update(_S)
                 .where(_S.c.id == subscription_id, _S.c.paused_at.is_(None))
@@ -350,7 +351,7 @@ class DeliveryStore:
     async def record(self, rows: Sequence[Mapping[str, Any]], now: datetime) -> list[PendingDelivery]:
         """Write pending records in one transaction, each with a fresh nonce; a row whose `dedup_key` was recorded
         before (by this process or another) is not written again. Returns the rows written."""
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             return await _record(connection, rows, now)
 
     async def record_digest(
@@ -365,7 +366,7 @@ class DeliveryStore:
     ) -> list[PendingDelivery] | None:
         """Claim a digest run (its scheduled `slot`, when given) and record its parts in one transaction; None when
         the slot was claimed before (another process ran it). A digest with no parts covers its period at once."""
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             if slot is not None:
                 claimed = await connection.execute(
                     update(_S)
@@ -382,7 +383,7 @@ class DeliveryStore:
     async def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> bool:
         """Pending → sent; an alert or edit records its message and version, a summary records each of its stories
         as alerted, a digest's last part completes the digest (its watermark moves)."""
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             row = (await connection.execute(select(_D).where(_D.c.id == delivery_id))).first()
             if row is None or row.state != "pending":
                 return False
@@ -421,7 +422,7 @@ class DeliveryStore:
 
     async def mark_failed(self, delivery_id: int, error: str) -> bool:
         """Pending → failed; the other unsent parts of the same digest fail with it (a digest goes out whole)."""
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             row = (await connection.execute(select(_D).where(_D.c.id == delivery_id))).first()
             if row is None or row.state != "pending":
                 return False
@@ -438,7 +439,7 @@ class DeliveryStore:
     async def note_retry(self, delivery_id: int, error: str, retry_at: datetime) -> bool:
         """Keep a record pending after a transient refusal, remembering why (shown by /status), to be tried again
         from `retry_at`; its claim is released."""
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             result = await connection.execute(
                 update(_D)
                 .where(_D.c.id == delivery_id, _D.c.state == "pending")
@@ -458,7 +459,7 @@ class DeliveryStore:
             .where(_D.c.state == "pending")
             .order_by(_D.c.id)
         )
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             blocked: set[int] = set()
             ids: list[int] = []
             for row in await connection.execute(query):
@@ -487,7 +488,7 @@ class DeliveryStore:
         return sorted(claimed, key=lambda p: p.id)
 
     async def release(self, ids: Sequence[int]) -> None:
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             for chunk in _chunks(list(ids)):
                 await connection.execute(
                     update(_D).where(_D.c.id.in_(chunk)).values(claimed_by=None, claimed_until=None)
@@ -497,12 +498,12 @@ class DeliveryStore:
         """Free the claims of `owner` (a previous run of this process), or every claim (None: when this process is
         the only one, nothing else can hold them)."""
         condition = _D.c.claimed_by.is_not(None) if owner is None else _D.c.claimed_by == owner
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             result = await connection.execute(update(_D).where(condition).values(claimed_by=None, claimed_until=None))
         return int(result.rowcount or 0)
 
     async def mark_attempt(self, delivery_id: int, now: datetime) -> None:
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             await connection.execute(
                 update(_D)
                 .where(_D.c.id == delivery_id)
@@ -614,7 +615,7 @@ class DeliveryStore:
 
     async def add_source(self, guild_id: int, url: str, name: str, now: datetime, cap: int) -> SourceInfo | str:
         """Insert (or enable again) a server's source; or why not ("exists", "cap")."""
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             found = (await connection.execute(select(_G).where(_G.c.guild_id == guild_id, _G.c.url == url))).first()
             if found is not None and found.disabled_at is None:
                 return "exists"
@@ -637,7 +638,7 @@ class DeliveryStore:
         return _source(row)
 
     async def remove_source(self, guild_id: int, url_or_name: str) -> SourceInfo | None:
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             rows = list(await connection.execute(select(_G).where(_G.c.guild_id == guild_id).order_by(_G.c.id)))
             wanted = url_or_name.strip()
             match = next((r for r in rows if r.url == wanted), None) or next(
@@ -651,7 +652,7 @@ class DeliveryStore:
     async def disable_sources(self, reasons: Mapping[int, str], now: datetime) -> list[SourceInfo]:
         """Disable these sources (by id) with their reasons; returns those this call disabled."""
         out: list[SourceInfo] = []
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             for source_id, reason in reasons.items():
                 result = await connection.execute(
                     update(_G)
@@ -679,7 +680,7 @@ class DeliveryStore:
             return [_source(row) for row in await connection.execute(query)]
 
     async def mark_announced(self, source_id: int, now: datetime) -> None:
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             await connection.execute(update(_G).where(_G.c.id == source_id).values(announced_at=now))
 
     async def operator_source_urls(self) -> list[str]:

@@ -233,10 +233,16 @@ class Poller:
         saving = asyncio.create_task(saver.run(), name="poll-saver")
         try:
             await asyncio.gather(*(one(source) for source in mine))
+        except BaseException:
+            # Stopped (or broken): what is saved stays saved; what waits to be written is dropped, and its sources,
+            # whose state is not written either, are due again at the next poll.
+            saving.cancel()
+            await asyncio.wait({saving}, timeout=5)
+            raise
         finally:
             self.in_flight.difference_update(source.url for source in mine)
-            saver.finish()
-            await saving
+        saver.finish()
+        await saving
         stages.add("fetch", fetched_until[0])
         stages.add("total", time.perf_counter() - started)
         reports = tuple(saver.reports.get(source.url, SourceReport(source.url, "error")) for source in ordered)

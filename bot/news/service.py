@@ -120,7 +120,7 @@ class NewsService:
         for task in running:
             task.cancel()
         if running:
-            await asyncio.wait(running)
+            await asyncio.wait(running, timeout=10)
 
     async def close(self) -> None:
         await self.stop()

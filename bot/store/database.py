@@ -6,13 +6,17 @@ that one code path serves both databases.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -68,6 +72,28 @@ def _alembic_config(connection: Connection) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
+
+
+# One writer at a time per SQLite database in this process (see `transaction`), keyed by the engine.
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """`engine.begin()`, with SQLite's writers taking turns in the process.
+
+    Why: SQLite lets one connection write at a time and makes the others wait in a busy loop, then fail with
+    "database is locked" (a poll writing thousands of stories held it for seconds, and a delivery's mark or a
+    command's write failed meanwhile). Waiting on an asyncio lock instead costs nothing while it waits, never
+    fails, and a writer cancelled while it waits leaves no connection half-closed. One process serves a SQLite
+    file (bot.store.locks); PostgreSQL needs no such turn."""
+    if engine.dialect.name != "sqlite":
+        async with engine.begin() as connection:
+            yield connection
+        return
+    lock = _SQLITE_WRITERS.setdefault(engine.sync_engine, asyncio.Lock())
+    async with lock, engine.begin() as connection:
+        yield connection
 
 
 MIGRATE_LOCK = 0x41_57_4D_49_47  # "AWMIG": processes of a fleet starting together migrate one after another

@@ -7,12 +7,13 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.database import transaction
 from bot.store.schema import guilds
 
 
 async def record_guild(engine: AsyncEngine, guild_id: int, name: str, now: datetime) -> None:
     """Insert or refresh a server; a server that comes back is no longer marked removed."""
-    async with engine.begin() as connection:
+    async with transaction(engine) as connection:
         exists = (await connection.execute(select(guilds.c.id).where(guilds.c.id == guild_id))).first()
         if exists:
             await connection.execute(
@@ -23,7 +24,7 @@ async def record_guild(engine: AsyncEngine, guild_id: int, name: str, now: datet
 
 
 async def mark_removed(engine: AsyncEngine, guild_id: int, now: datetime) -> None:
-    async with engine.begin() as connection:
+    async with transaction(engine) as connection:
         await connection.execute(update(guilds).where(guilds.c.id == guild_id).values(removed_at=now))
 
 

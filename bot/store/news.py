@@ -22,6 +22,7 @@ from bot.news.models import Article, DetectedEvent, EventKind, Source, SourceSta
 from bot.news.stories import StoryDraft, outlet_key
 from bot.news.visibility import OPERATOR, Origin, SourcedArticle, View, build_views
 from bot.store import schema
+from bot.store.database import transaction
 from bot.store.notify import notify_news
 
 # Bound parameters per statement: SQLite allows 32766 and asyncpg 32767; stay well below both.
@@ -181,7 +182,7 @@ class NewsStore:
             }
             for source, state in dict((s.url, (s, st)) for s, st in states).values()
         ]
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             await _upsert(connection, schema.source_states, rows, "url")
 
     # --- identities ------------------------------------------------------------------------------------------
@@ -315,7 +316,7 @@ class NewsStore:
         new: list[Story] = []
         updated: list[Story] = []
         moment = now or max(seen.values(), default=None) or _now_from(drafts)
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             seq = await next_change(connection)
             seen_rows = [{"identity": key, "first_seen": when} for key, when in seen.items()]
             await _insert_new(connection, schema.seen_articles, seen_rows, "identity")
@@ -358,7 +359,7 @@ class NewsStore:
     async def refresh_views_of_origin(self, origin: str, now: datetime) -> int:
         """Rebuild the views of every story an origin carried articles of (a server added or removed that source:
         who may see them changed); returns how many views changed."""
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             seq = await next_change(connection)
             o, a = schema.article_origins, schema.articles
             query = select(a.c.story_id).join(o, o.c.article_id == a.c.id).where(o.c.origin == origin).distinct()
@@ -440,7 +441,7 @@ class NewsStore:
     async def forget_seen_before(self, cutoff: datetime) -> int:
         """Drop seen identities older than `cutoff` (feeds no longer carry them); returns how many."""
         t = schema.seen_articles
-        async with self._engine.begin() as connection:
+        async with transaction(self._engine) as connection:
             result = await connection.execute(delete(t).where(t.c.first_seen < cutoff))
         return int(result.rowcount or 0)
 

@@ -1,5 +1,5 @@
 # Accord Watch. `docker run IMAGE` runs everything in one process; `docker run IMAGE worker` or `... gateway`
-# runs one role of a fleet (see docs/running-at-scale.md). Settings come from the environment, never the image.
+# runs one role of a fleet (see "Running at scale" in README.md). Settings come from the environment, never the image.
 
 # Both stages must be the same image: the virtualenv is copied across and points at this stage's Python.
 ARG PYTHON_IMAGE=python:3.11-slim

@@ -9,12 +9,14 @@ are saved in small batches while the rest are still in flight, so that
   the event loop that answers Discord.
 Order of work for one feed, and why:
 - fetch (the fetcher limits concurrency per host and never raises; a stray exception becomes a failed result);
-- parse; a body that cannot be parsed makes its source fail, with the parser's reason;
-- drop the entries this origin carried before (`seen_articles`, one lookup per feed): a feed repeats most of its
-  items from one poll to the next. The key is per origin (bot.news.visibility): an article a server's own source
-  carried first is still new when the operator's sources carry it, and then becomes everyone's;
-- match topics on the remaining entries, and tag countries and events on those that match; an entry that matches
-  nothing is remembered only by its key, so it is never processed again, and is not stored;
+- parse and match topics in one job of `work` (bot.news.work.parse_and_tag_body: the feed crosses the process
+  boundary once, and only what matched comes back in full); a body that cannot be parsed makes its source fail,
+  with the parser's reason;
+- drop the entries this origin carried before (`seen_articles`; the feeds that arrive while a lookup runs share
+  the next one, `_SeenLookups`): a feed repeats most of its items from one poll to the next. The key is per origin
+  (bot.news.visibility): an article a server's own source carried first is still new when the operator's sources
+  carry it, and then becomes everyone's; a new entry that matched nothing is remembered only by its key, so it is
+  never processed again, and is not stored;
 - in a batch: cluster against the stories whose span meets the new articles' windows (an indexed lookup), then
   write seen keys, stories, articles, their origins, the views and the source states in one transaction. A batch
   that cannot be written is retried feed by feed, so one source's bad data fails that source, not the poll.
@@ -26,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -178,9 +180,6 @@ class Poller:
         # a story for the same event.
         self.in_flight: set[str] = set()
         self._write_lock = asyncio.Lock()
-        # Lookups of seen keys at once: a few, so that hundreds of feeds in flight never take every connection of
-        # the pool from the batch writes and from the bot's commands.
-        self._lookups = asyncio.Semaphore(3)
         self._clustering = _Clustering(window)
 
     async def _topics(self) -> TopicSet:
@@ -208,6 +207,7 @@ class Poller:
             # No other poll is writing: start clustering from the database again (it holds only the window).
             self._clustering = _Clustering(self._window)
         saver = _Saver(self, stages, now, explain)
+        lookups = _SeenLookups(self._store)
         slots = asyncio.Semaphore(self._concurrency)
         fetched_until = [0.0]
         mine: list[Source] = []
@@ -225,7 +225,7 @@ class Poller:
                 async with slots:
                     result = await self._fetch(source, state)
                     fetched_until[0] = time.perf_counter() - started
-                    outcome = await self._work_on(result, state, topics, now, since, explain, stages)
+                    outcome = await self._work_on(result, state, topics, now, since, explain, stages, lookups)
                 saver.add(outcome)
             finally:
                 self.in_flight.discard(source.url)
@@ -241,6 +241,7 @@ class Poller:
             raise
         finally:
             self.in_flight.difference_update(source.url for source in mine)
+            await lookups.close()
         saver.finish()
         await saving
         stages.add("fetch", fetched_until[0])
@@ -271,63 +272,51 @@ class Poller:
         since: datetime | None,
         explain: bool,
         stages: _Stages,
+        lookups: _SeenLookups,
     ) -> _FeedOutcome:
-        """Parse a fetched body, drop what its origin carried before, tag the rest."""
+        """Parse and tag a fetched body (in `work`), then drop what its origin carried before."""
         source, url = result.source, result.source.url
         if result.status != FetchStatus.OK or result.body is None:
             report = SourceReport(url, result.status.value, error=result.error, http_status=result.http_status)
             return _FeedOutcome(source, result.state, report, prior)
         try:
-            parsed: ParsedBody = await self._work.parse(result.body, source, result.content_type)
+            parsed: ParsedBody = await self._work.parse_and_tag(
+                result.body, source, result.content_type, topics, lean=not explain
+            )
         except WorkerDied as exc:
             return self._unusable(result, prior, str(exc))
         stages.add("parse", parsed.seconds)
+        stages.add("match", parsed.match_seconds)
         feed = parsed.feed
         if feed.error and not feed.entries:
             return self._unusable(result, prior, f"not a feed the bot can read: {feed.error}")
         origin = OPERATOR if source.trusted else source.url
-        entries: dict[str, Entry] = {}
-        for identity, entry in zip(parsed.identities, feed.entries, strict=True):
+        entries: dict[str, tuple[Entry, Tagging | None]] = {}
+        for identity, entry, tagging in zip(parsed.identities, feed.entries, parsed.taggings, strict=True):
             if identity:
-                entries.setdefault(identity, entry)
+                entries.setdefault(identity, (entry, tagging))
         keys = {seen_key(origin, identity): identity for identity in entries}
-        async with self._lookups:
-            with stages.timing("known"):
-                known = await self._store.known_identities(keys)
+        with stages.timing("known"):
+            known = await lookups.known(keys)
         fresh = [(key, keys[key]) for key in keys if key not in known]
         report = SourceReport(url, result.status.value, len(feed.entries), len(fresh), feed.error, result.http_status)
         outcome = _FeedOutcome(source, result.state, report, prior, {key: now for key, _ in fresh})
-        pending: list[tuple[str, Entry, str, str]] = []
         for _, identity in fresh:
-            entry = entries[identity]
+            entry, tagging = entries[identity]
+            if tagging is None and not explain:
+                continue  # matched nothing: remembered by its key only
             title, suffix = split_outlet_suffix(entry.title, entry.outlet)
             outlet = entry.outlet or suffix or feed.title or source.name or host_of(entry.link)
-            published = _published(entry, now)
-            if since is not None and published < since:
+            if since is not None and _published(entry, now) < since:
                 if explain:
-                    outcome.decisions.append(
-                        _decision(
-                            self._article(identity, entry, title, outlet, source, now),
-                            "older than --since",
-                            skipped=True,
-                        )
-                    )
+                    article = self._article(identity, entry, title, outlet, source, now)
+                    outcome.decisions.append(_decision(article, "older than --since", skipped=True))
                 continue
-            pending.append((identity, entry, title, outlet))
-        if pending:
-            try:
-                tagged, seconds = await self._work.tag(
-                    topics, [(title, entry.summary) for _, entry, title, _ in pending]
-                )
-            except WorkerDied as exc:
-                return self._unusable(result, prior, str(exc))
-            stages.add("match", seconds)
-            for (identity, entry, title, outlet), tagging in zip(pending, tagged, strict=True):
-                article = self._article(identity, entry, title, outlet, source, now, tagging)
-                if article.topics:
-                    outcome.found.append(_Found(identity, article, origin))
-                elif explain:
-                    outcome.decisions.append(_decision(article, "matched no topic"))
+            article = self._article(identity, entry, title, outlet, source, now, tagging)
+            if tagging is not None:
+                outcome.found.append(_Found(identity, article, origin))
+            else:
+                outcome.decisions.append(_decision(article, "matched no topic"))
         return outcome
 
     def _unusable(self, result: FetchResult, prior: SourceState, error: str) -> _FeedOutcome:
@@ -428,6 +417,75 @@ class Poller:
                 clustering.loaded.add(cluster.story_id)
             cluster.added.clear()
         return saved, decisions
+
+
+class _SeenLookups:
+    """Seen-key lookups of many feeds in a few queries.
+
+    Why: one query per feed (500 on a first poll of 500 feeds) spent more in the driver's round trips than in the
+    lookups, and held the pool's connections from commands. The feeds that arrive while a lookup runs wait for the
+    next one and share it; at most `parallel` run at once, of at most `most` keys each."""
+
+    def __init__(self, store: NewsStore, *, parallel: int = 2, most: int = 5000) -> None:
+        self._store = store
+        self._parallel = parallel
+        self._most = most
+        self._waiting: list[tuple[list[str], asyncio.Future[set[str]]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running = 0  # loops that will look at `_waiting` again (a finished task may not be discarded yet)
+
+    async def known(self, keys: Iterable[str]) -> set[str]:
+        """The keys among these that were seen before."""
+        wanted = list(keys)
+        if not wanted:
+            return set()
+        future: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((wanted, future))
+        if self._running < self._parallel:
+            self._running += 1
+            task = asyncio.create_task(self._run(), name="poll-seen-lookups")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _run(self) -> None:
+        try:
+            await self._serve()
+        finally:
+            self._running -= 1
+
+    async def _serve(self) -> None:
+        while self._waiting:
+            batch: list[tuple[list[str], asyncio.Future[set[str]]]] = []
+            size = 0
+            while self._waiting and (not batch or size + len(self._waiting[0][0]) <= self._most):
+                keys, future = self._waiting.pop(0)
+                batch.append((keys, future))
+                size += len(keys)
+            try:
+                known = await self._store.known_identities(key for keys, _ in batch for key in keys)
+            except Exception as exc:  # each waiting feed fails as its own lookup would have
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            except BaseException:
+                for _, future in batch:
+                    future.cancel()
+                raise
+            for keys, future in batch:
+                if not future.done():
+                    future.set_result({key for key in keys if key in known})
+
+    async def close(self) -> None:
+        """Stop the lookups still running (the poll was stopped); their feeds are cancelled with it."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        for _, future in self._waiting:
+            future.cancel()
+        self._waiting.clear()
 
 
 class _Clustering:

@@ -88,9 +88,23 @@ def _strip_www(host: str) -> str:
     return host[4:] if host.startswith("www.") and len(host) > 4 else host
 
 
+# The commonest link: http(s), a plain host name, a path of unreserved characters, no query, fragment or escape.
+# Its identity form needs no parsing (what `_canonical_parsed` would give, checked by tests/news/test_urls.py).
+_PLAIN_URL = re.compile(r"(?:https?|HTTPS?)://([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)\.?(/[A-Za-z0-9._~/-]*)?")
+
+
 def canonical_url(url: str) -> str:
     """The identity form of an http(s) URL; anything else (or anything unparseable) comes back stripped."""
     url = url.strip()
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain is None:
+        return _canonical_parsed(url)
+    host = _strip_www(plain.group(1).lower())
+    path = (plain.group(2) or "/").rstrip("/") or "/"
+    return f"https://{host}{path}"
+
+
+def _canonical_parsed(url: str) -> str:
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()

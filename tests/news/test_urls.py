@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.news import urls
 from bot.news.models import Entry, Source
 from bot.news.parse import parse_feed
 from bot.news.urls import (
@@ -19,6 +20,24 @@ from bot.news.urls import (
     outlet_name,
     split_outlet_suffix,
 )
+
+_PLAIN_SHAPES = st.builds(
+    lambda space, scheme, host, dot, path: f"{space}{scheme}://{host}{dot}{path}{space}",
+    st.sampled_from(["", " ", "\t"]),
+    st.sampled_from(["http", "https", "HTTP", "HTTPS", "Https"]),
+    st.sampled_from(["www.Example.com", "WWW.example.com", "www", "www.", "a-b.c", "127.0.0.1", "x", "ex.co.uk"]),
+    st.sampled_from(["", "."]),
+    st.lists(st.sampled_from(["/", "a", "B", "~", ".", "_", "-", "..", "1", "%7e", "?", "#", ":", "é"]), max_size=8)
+    .map("".join)
+    .map(lambda path: path if not path or path.startswith("/") else "/" + path),
+)
+
+
+@given(_PLAIN_SHAPES)
+@settings(max_examples=1000, deadline=None)
+def test_the_fast_path_gives_what_parsing_gives(url: str) -> None:
+    """Links of the commonest shape skip urlsplit and parse_qsl (a quarter of a feed's parse time went there)."""
+    assert canonical_url(url) == urls._canonical_parsed(url.strip())
 
 
 @pytest.mark.parametrize(

@@ -313,3 +313,29 @@ async def test_a_future_date_is_clamped_to_the_time_seen(store: NewsStore) -> No
     report = await Poller(store, ScriptedFetcher({BBC.url: rss(future)}), lambda: NOW).poll([BBC])
     (story,) = report.new_stories
     assert story.articles[0].published == NOW
+
+
+class _CountingStore(NewsStore):
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self.lookups = 0
+
+    async def known_identities(self, identities: Any) -> set[str]:
+        self.lookups += 1
+        return await super().known_identities(identities)
+
+
+async def test_feeds_that_arrive_together_share_a_seen_key_lookup(engine: AsyncEngine) -> None:
+    """One query per feed (500 on a first poll of 500 feeds) cost more in round trips than the lookups did."""
+    store = _CountingStore(engine)
+    sources = [Source(f"https://feed{n}.example/rss", f"Feed {n}") for n in range(40)]
+    bodies = {
+        s.url: rss((f"{OFF_TOPIC[0]} {n}", f"https://o.example/{n}", OFF_TOPIC[2])) for n, s in enumerate(sources)
+    }
+    bodies[sources[0].url] = rss(UAE_BBC, OFF_TOPIC)
+    poller = Poller(store, ScriptedFetcher(dict(bodies)), lambda: NOW)
+    report = await poller.poll(sources)
+    assert all(s.status == "ok" and s.new == s.entries for s in report.sources)
+    assert store.lookups <= 4  # at most two at once, the rest waiting together
+    again = await poller.poll(sources, force=True)  # each feed's keys were answered as its own
+    assert [s.new for s in again.sources] == [0] * 40

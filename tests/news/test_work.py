@@ -1,0 +1,57 @@
+"""A feed's work in one job: parse, then tag every entry; a lean body carries only what matched in full."""
+
+from __future__ import annotations
+
+import pickle
+
+from bot.news.matching import default_topic
+from bot.news.models import Source
+from bot.news.parse import parse_feed
+from bot.news.work import UNMATCHED, ProcessWork, TopicSet, _Matchers, parse_and_tag_body
+
+SOURCE = Source("https://feed.example/rss", "Feed")
+TOPICS = TopicSet.of([default_topic()])
+BODY = (
+    '<rss version="2.0"><channel><title>Feed</title>'
+    "<item><title>Israel and UAE strike historic deal to normalise relations</title>"
+    "<link>https://bbc.example/uae</link><description>A deal – “historic”, says Netanyahu.</description></item>"
+    + "".join(
+        f"<item><title>Fewer hospital patients in hotspots {n}</title><link>https://bbc.example/c{n}</link>"
+        f"<description>{'Long text about clinics and beds. ' * 30}</description></item>"
+        for n in range(20)
+    )
+    + "</channel></rss>"
+).encode()
+
+
+def test_a_lean_body_keeps_the_matched_entries_and_every_identity() -> None:
+    matcher = _Matchers().get(TOPICS.key, TOPICS.payload())
+    assert matcher is not None
+    full = parse_and_tag_body(BODY, SOURCE, None, matcher, lean=False, parse=parse_feed)
+    lean = parse_and_tag_body(BODY, SOURCE, None, matcher, lean=True, parse=parse_feed)
+    assert lean.identities == full.identities
+    assert len(lean.identities) == 21
+    assert [t is not None for t in lean.taggings] == [True] + [False] * 20
+    assert lean.taggings[0] is not None
+    assert "AE" in lean.taggings[0].countries
+    assert lean.feed.entries[0] == full.feed.entries[0]
+    assert all(entry is UNMATCHED for entry in lean.feed.entries[1:])
+    assert all(entry is not UNMATCHED for entry in full.feed.entries)
+    # what crosses the process boundary: the unmatched summaries stay in the worker
+    assert len(pickle.dumps(lean)) * 5 < len(pickle.dumps(full))
+
+
+async def test_the_worker_process_gives_what_the_inline_work_gives() -> None:
+    matcher = _Matchers().get(TOPICS.key, TOPICS.payload())
+    assert matcher is not None
+    inline = parse_and_tag_body(BODY, SOURCE, None, matcher, lean=True, parse=parse_feed)
+    work = ProcessWork()
+    try:
+        first = await work.parse_and_tag(BODY, SOURCE, None, TOPICS, lean=True)  # the topics sent on demand
+        again = await work.parse_and_tag(BODY, SOURCE, None, TOPICS, lean=True)  # the worker's matcher kept
+    finally:
+        await work.close()
+    for answer in (first, again):
+        assert answer.identities == inline.identities
+        assert answer.taggings == inline.taggings
+        assert answer.feed.entries == inline.feed.entries

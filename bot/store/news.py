@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.aio import Breather
 from bot.news.models import Article, DetectedEvent, EventKind, Source, SourceState, Story
-from bot.news.stories import StoryDraft, outlet_key
+from bot.news.stories import StoryDraft, StoryFacts, outlet_key
 from bot.news.visibility import OPERATOR, Origin, SourcedArticle, View, build_views
 from bot.store import schema
 from bot.store.database import transaction
@@ -63,22 +63,10 @@ def article_from_row(row: Row[Any]) -> Article:
 
 def view_row(story_id: int, view: View, *, seq: int) -> dict[str, Any]:
     """A `story_views` row for one view of a story, changed at `seq`."""
-    facts = view.facts
     return {
         "story_id": story_id,
         "scope": view.scope,
-        "title": facts.title,
-        "url": facts.url,
-        "first_seen": facts.first_seen,
-        "last_seen": facts.last_seen,
-        "published": facts.published,
-        "last_published": facts.last_published,
-        "countries": " ".join(facts.countries),
-        "event_kind": facts.event.kind.value if facts.event else None,
-        "event_countries": " ".join(facts.event.countries) if facts.event else "",
-        "topics": json.dumps(list(facts.topics)),
-        "score": facts.score,
-        "outlet_count": facts.outlet_count,
+        **_facts_values(view.facts),
         "article_ids": json.dumps(list(view.article_ids)),
         "own_only": view.own_only,
         "fresh_from": view.fresh_from,
@@ -517,7 +505,11 @@ async def _upsert(connection: AsyncConnection, table: Table, rows: Sequence[dict
 
 
 def _story_values(draft: StoryDraft) -> dict[str, Any]:
-    facts = draft.facts
+    return _facts_values(draft.facts)
+
+
+def _facts_values(facts: StoryFacts) -> dict[str, Any]:
+    """A story's facts as the columns that `stories` and `story_views` share."""
     return {
         "title": facts.title,
         "url": facts.url,

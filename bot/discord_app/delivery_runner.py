@@ -121,6 +121,24 @@ def process_owner(shards: Sequence[int] | None = None) -> str:
     return f"{socket.gethostname()[:40]}:{which}"[:64]
 
 
+class _StoryReads:
+    """Stories as servers see them, read once for one batch of sends: one alert to a thousand channels reads its
+    story once per server, not once per message. A batch (a round's claim, one `/digest now`) makes its own, so
+    that no send renders a story as an earlier batch read it (a digest once showed a story's first outlet alone,
+    read for its alert before two more outlets joined)."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        self._delivery = delivery
+        self._read: dict[tuple[int, tuple[int, ...]], list[Story]] = {}
+
+    async def stories(self, guild_id: int, story_ids: tuple[int, ...]) -> list[Story]:
+        key = (guild_id, story_ids)
+        found = self._read.get(key)
+        if found is None:
+            found = self._read[key] = await self._delivery.stories(guild_id, story_ids)
+        return found
+
+
 class DeliveryRunner:
     def __init__(
         self,
@@ -154,7 +172,6 @@ class DeliveryRunner:
         self._round_lock = asyncio.Lock()
         self._channels = asyncio.Semaphore(CHANNELS_AT_ONCE)
         self._metrics: Metrics = bot.services.metrics
-        self._stories: dict[tuple[int, tuple[int, ...]], list[Story]] = {}
 
     # --- the dispatcher ------------------------------------------------------------------------------------
 
@@ -221,21 +238,20 @@ class DeliveryRunner:
         rows = await self.delivery.claim(self.owner, self.clock(), LEASE, guilds=self._owns)
         if not rows:
             return 0
-        # One alert to a thousand channels reads its story once per server, not once per message.
-        self._stories.clear()
+        reads = _StoryReads(self.delivery)
         by_channel: dict[int, list[PendingDelivery]] = {}
         for row in rows:
             by_channel.setdefault(row.channel_id, []).append(row)
-        sent = await asyncio.gather(*(self._send_channel(channel_rows) for channel_rows in by_channel.values()))
+        sent = await asyncio.gather(*(self._send_channel(channel_rows, reads) for channel_rows in by_channel.values()))
         return sum(sent)
 
-    async def _send_channel(self, rows: Sequence[PendingDelivery]) -> int:
+    async def _send_channel(self, rows: Sequence[PendingDelivery], reads: _StoryReads) -> int:
         """One channel's rows, in order; stop at the first that must wait (the rest wait too, in order)."""
         sent = 0
         async with self._channels:
             for index, row in enumerate(rows):
                 try:
-                    outcome = await self._deliver(row)
+                    outcome = await self._deliver(row, reads)
                 except Exception:
                     log.exception("sending message %d to channel %d failed", row.id, row.channel_id)
                     outcome = Outcome.DEFERRED
@@ -302,8 +318,9 @@ class DeliveryRunner:
         parts = split_digest(plan.stories, also=len(plan.alerted)) if plan.stories else []
         ids = [[story.id for story in part] for part in parts]
         rows = await self.delivery.record_digest(plan, ids, claim=(self.owner, now + LEASE)) or []
+        reads = _StoryReads(self.delivery)
         for index, row in enumerate(rows):
-            outcome = await self._deliver(row)
+            outcome = await self._deliver(row, reads)
             if outcome is not Outcome.SENT:
                 await self.delivery.release([other.id for other in rows[index + 1 :]])
                 break
@@ -338,8 +355,8 @@ class DeliveryRunner:
 
     # --- one message ---------------------------------------------------------------------------------------
 
-    async def _deliver(self, row: PendingDelivery) -> Outcome:
-        """Render and send (or edit) one row; record how it ended."""
+    async def _deliver(self, row: PendingDelivery, reads: _StoryReads) -> Outcome:
+        """Render and send (or edit) one row, with its stories as `reads` has them; record how it ended."""
         now = self.clock()
         if row.error is not None and now - row.created_at >= GIVE_UP_AFTER:
             await self.delivery.mark_failed(row.id, f"Discord refused it for a day; last: {row.error}")
@@ -353,7 +370,7 @@ class DeliveryRunner:
                 await self.delivery.mark_failed(row.id, "the channel is no longer subscribed")
                 return Outcome.FAILED
             guild_id = subscription.guild_id
-        stories = await self._stories_of(guild_id, row.story_ids)
+        stories = await reads.stories(guild_id, row.story_ids)
         if not stories:
             await self.delivery.mark_failed(row.id, "the story no longer exists")
             return Outcome.FAILED
@@ -367,7 +384,7 @@ class DeliveryRunner:
         content = ""
         mentions = discord.AllowedMentions.none()
         if row.kind == "digest":
-            also = await self._stories_of(guild_id, row.also_ids) if row.also_ids else []
+            also = await reads.stories(guild_id, row.also_ids) if row.also_ids else []
             embed = digest_embed(stories, number=row.part, total=row.parts, until=row.covers_until, also=also)
         elif row.kind == "summary":
             embed = summary_embed(stories, row.created_at)
@@ -381,14 +398,6 @@ class DeliveryRunner:
             return await channel.send(content or None, embed=embed, nonce=row.nonce, allowed_mentions=mentions)
 
         return await self._attempt(row, send, adopt=footer)
-
-    async def _stories_of(self, guild_id: int, story_ids: tuple[int, ...]) -> list[Story]:
-        """The stories as the server sees them, read once per round (`send_due` starts each round afresh)."""
-        key = (guild_id, story_ids)
-        found = self._stories.get(key)
-        if found is None:
-            found = self._stories[key] = await self.delivery.stories(guild_id, story_ids)
-        return found
 
     async def _channel(self, row: PendingDelivery) -> discord.TextChannel | discord.Thread | Outcome:
         channel = self.bot.get_channel(row.channel_id)

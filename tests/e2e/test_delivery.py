@@ -488,3 +488,22 @@ def test_a_digest_is_split_into_messages_within_discords_limits_and_nothing_is_d
         embed = digest_embed(part, number=number, total=len(parts), since=seen, until=seen)
         assert len(embed) <= 6000
         assert len(embed.fields) == len(part) <= 25
+
+
+async def test_digest_now_shows_a_story_as_it_is_not_as_its_alert_read_it(
+    emulator: EmulatorHandle, bots: BotLauncher, newsroom: Newsroom
+) -> None:
+    """A story read for its alert (one outlet) was rendered from that read by a later `/digest now`, after two more
+    outlets had joined: the digest said "1 outlet" (seen in CI, under load)."""
+    bot = await bots.start()
+    news, general = await emulator.channel_id("news"), await emulator.channel_id("general")
+    await subscribe(emulator, news, "digest")
+    await subscribe(emulator, general, "alerts", min_importance=0)
+    newsroom.publish("bbc")
+    await eventually(lambda: emulator.channel_messages(general), lambda m: len(m) == 1, what="the alert")
+    await bot.deliveries.stop()  # no round runs between the alert and the digest (as when a round is slow)
+    newsroom.publish("cnn", "guardian")
+    await story_with_outlets(bot, 3)
+    answer = await emulator.ask("digest", {"channel": str(news)}, subcommand="now", user="admin", wait=10)
+    assert "Sent 1 story" in text_of(answer), answer
+    assert_uae_story_once(await emulator.channel_messages(news))

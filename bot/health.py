@@ -12,7 +12,6 @@ time series.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,6 +29,8 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+
+from bot.aio import cancel
 
 log = logging.getLogger(__name__)
 
@@ -182,10 +183,7 @@ class LoopLagProbe:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
 
     async def _run(self) -> None:
         while True:

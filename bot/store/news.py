@@ -11,7 +11,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Row, Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -59,6 +59,35 @@ def article_from_row(row: Row[Any]) -> Article:
         topics=tuple(json.loads(row.topics)),
         matched_terms=tuple(json.loads(row.matched_terms)),
     )
+
+
+class StoryFactsArgs(TypedDict):
+    """`Story` arguments read from the facts columns (typed, so that `Story(**facts)` is checked)."""
+
+    title: str
+    url: str
+    first_seen: datetime
+    last_seen: datetime
+    published: datetime
+    countries: tuple[str, ...]
+    event: DetectedEvent | None
+    topics: tuple[str, ...]
+    score: float
+
+
+def story_facts_from_row(row: Row[Any]) -> StoryFactsArgs:
+    """The facts columns that `stories` and `story_views` rows share, as `Story` arguments (see `_facts_values`)."""
+    return {
+        "title": row.title,
+        "url": row.url,
+        "first_seen": row.first_seen,
+        "last_seen": row.last_seen,
+        "published": row.published,
+        "countries": _keys(row.countries),
+        "event": _event(row.event_kind, row.event_countries),
+        "topics": tuple(json.loads(row.topics)),
+        "score": row.score,
+    }
 
 
 def view_row(story_id: int, view: View, *, seq: int) -> dict[str, Any]:
@@ -264,22 +293,7 @@ class NewsStore:
             for article in await connection.execute(query):
                 by_story[article.story_id].append(article_from_row(article))
                 await breathe()
-        return [
-            Story(
-                id=row.id,
-                title=row.title,
-                url=row.url,
-                first_seen=row.first_seen,
-                last_seen=row.last_seen,
-                published=row.published,
-                countries=_keys(row.countries),
-                event=_event(row.event_kind, row.event_countries),
-                topics=tuple(json.loads(row.topics)),
-                score=row.score,
-                articles=tuple(by_story[row.id]),
-            )
-            for row in rows
-        ]
+        return [Story(id=row.id, **story_facts_from_row(row), articles=tuple(by_story[row.id])) for row in rows]
 
     # --- one poll's writes -----------------------------------------------------------------------------------
 

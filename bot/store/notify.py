@@ -18,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.aio import cancel
+
 log = logging.getLogger(__name__)
 
 NEWS_CHANNEL = "accord_watch_news"
@@ -47,10 +49,7 @@ class NewsListener:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
 
     def _heard(self, *_: Any) -> None:
         self._on_news()

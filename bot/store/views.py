@@ -20,7 +20,7 @@ from bot.aio import Breather
 from bot.news.models import Article, EventKind, Story
 from bot.news.visibility import PUBLIC
 from bot.store import schema
-from bot.store.news import _chunks, _event, _keys, article_from_row, current_change
+from bot.store.news import _chunks, article_from_row, current_change, story_facts_from_row
 
 _V = schema.story_views
 
@@ -166,15 +166,7 @@ async def _articles(connection: AsyncConnection, ids: Collection[int]) -> dict[i
 def _story(row: Row[Any], articles: dict[int, Article]) -> Story:
     return Story(
         id=row.story_id,
-        title=row.title,
-        url=row.url,
-        first_seen=row.first_seen,
-        last_seen=row.last_seen,
-        published=row.published,
-        countries=_keys(row.countries),
-        event=_event(row.event_kind, row.event_countries),
-        topics=tuple(json.loads(row.topics)),
-        score=row.score,
+        **story_facts_from_row(row),
         articles=tuple(articles[i] for i in json.loads(row.article_ids) if i in articles),
         own_only=bool(row.own_only),
         fresh_from=row.fresh_from,

@@ -25,6 +25,20 @@ __all__ = ["BotProcess", "Rig", "bot_env", "emulator", "rig"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def posted_stories(messages: list[dict[str, Any]]) -> Counter[str]:
+    """How many times each story was posted in these messages: as an alert (the story number in its footer) or in
+    a summary of the alerts past a channel's cap for a round (each line names its story)."""
+    counts: Counter[str] = Counter()
+    for message in messages:
+        for embed in message["embeds"]:
+            footer = embed.get("footer", {}).get("text", "")
+            if footer.startswith("Story "):
+                counts[footer.split(" ")[1]] += 1
+            elif footer.startswith("Alerts summary"):
+                counts.update(re.findall(r"/story (\d+)", embed.get("description", "")))
+    return counts
+
+
 class BotProcess:
     """One `python -m bot` process; its log (stderr) goes to a file, read by the tests."""
 
@@ -101,20 +115,8 @@ class Rig:
             )
 
     async def alerts(self, channels: list[int]) -> dict[int, Counter[str]]:
-        """Per channel, how many times each story was posted: as an alert (the story number in its footer) or in a
-        summary of the alerts past the channel's cap for a round (each line names its story)."""
-        found: dict[int, Counter[str]] = {}
-        for channel in channels:
-            counts: Counter[str] = Counter()
-            for message in await self.emulator.channel_messages(channel):
-                for embed in message["embeds"]:
-                    footer = embed.get("footer", {}).get("text", "")
-                    if footer.startswith("Story "):
-                        counts[footer.split(" ")[1]] += 1
-                    elif footer.startswith("Alerts summary"):
-                        counts.update(re.findall(r"/story (\d+)", embed.get("description", "")))
-            found[channel] = counts
-        return found
+        """Per channel, how many times each story was posted (`posted_stories`)."""
+        return {channel: posted_stories(await self.emulator.channel_messages(channel)) for channel in channels}
 
     async def messages(self, channels: list[int]) -> int:
         return sum([len(await self.emulator.channel_messages(channel)) for channel in channels])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from bot.store.news import NewsStore
 from tests.discord_emulator.fixtures import EmulatorHandle
 from tests.discord_emulator.server import Emulator
 from tests.e2e.newsroom import Item, Newsroom
-from tests.faults.conftest import ROOT, BotProcess, bot_env
+from tests.faults.conftest import ROOT, BotProcess, bot_env, posted_stories
 
 SHARDS = 4
 SERVERS = 8
@@ -74,20 +73,12 @@ class Fleet:
                 assert answer["status"] == "answered", answer
 
     async def posted(self) -> dict[int, Counter[str]]:
-        """Per channel, how many times each story was posted (alert footers, summary lines)."""
-        found: dict[int, Counter[str]] = {}
-        for channels in self.channels.values():
-            for channel in channels:
-                counts: Counter[str] = Counter()
-                for message in await self.emulator.channel_messages(channel):
-                    for embed in message["embeds"]:
-                        footer = embed.get("footer", {}).get("text", "")
-                        if footer.startswith("Story "):
-                            counts[footer.split(" ")[1]] += 1
-                        elif footer.startswith("Alerts summary"):
-                            counts.update(re.findall(r"/story (\d+)", embed.get("description", "")))
-                found[channel] = counts
-        return found
+        """Per channel, how many times each story was posted (`posted_stories`)."""
+        return {
+            channel: posted_stories(await self.emulator.channel_messages(channel))
+            for channels in self.channels.values()
+            for channel in channels
+        }
 
     async def wait_each_once(self, stories: int, within: float = 90.0) -> None:
         total = SERVERS * CHANNELS_PER_SERVER * stories

@@ -47,7 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 RUNS = 3
-WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))  # the bot's (bot.app): one worker process beside the loop
+# the bot's (bot.app) by default: a worker process per core (at most four), niced below the loop's process
+WORKERS = int(os.environ["BENCH_WORKERS"]) if os.environ.get("BENCH_WORKERS") else None
 READER = "reader==3.26"
 # reader's vendored feedparser imports sgmllib, which its requirements do not bring (feedparser's own do)
 READER_EXTRAS = ("sgmllib3k==1.0.0",)
@@ -83,9 +84,8 @@ def peak_rss_mb() -> float:
 
 def worker_peak_rss_mb(work: Any) -> float:
     """The largest peak resident set of the worker processes that parsed and matched (VmHWM, Linux)."""
-    pool = getattr(work, "_pool", None)
     peaks = [0.0]
-    for pid in getattr(pool, "_processes", {}) or {}:
+    for pid in work.pids():
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:

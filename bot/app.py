@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.accords import DatasetError, Knowledge, load_knowledge
-from bot.aio import settle_heap
+from bot.aio import cancel, settle_heap
 from bot.delivery.service import Delivery
 from bot.discord_app import endpoints
 from bot.discord_app.client import FAILING_SOURCE_THRESHOLD, AccordWatchBot, Services
@@ -159,6 +159,13 @@ class Core:
         return []
 
 
+async def _warm_up(work: ProcessWork) -> None:
+    try:
+        await work.warm_up()
+    except Exception:  # the first poll starts them again, and says why if it cannot
+        log.warning("the feed workers could not be started ahead of the first poll", exc_info=True)
+
+
 @contextlib.asynccontextmanager
 async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] | None = None) -> AsyncIterator[Core]:
     check_role(settings, role)
@@ -192,6 +199,7 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
         news_store = NewsStore(engine, max_article_age=max_age)
         delivery = Delivery(engine, news_store, clock, max_article_age=max_age)
         polls = role in ("all", "worker")
+        work = ProcessWork() if polls else InlineWork()
         news = NewsService(
             news_store,
             sources,
@@ -200,7 +208,7 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
             extra_sources=delivery.guild_sources,
             topic_provider=delivery.all_topics,
             allow=settings.allowed_networks,
-            work=ProcessWork() if polls else InlineWork(),
+            work=work,
             metrics=metrics,
         )
         core = Core(
@@ -225,6 +233,8 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
             HealthServer(settings.HEALTH_PORT, checks=core.problems, metrics=metrics) if settings.HEALTH_PORT else None
         )
         settle_heap()
+        # The workers start (spawn, imports: about half a second each) while the bot logs in, not in the first poll.
+        warming = asyncio.create_task(_warm_up(work), name="warm-up-workers") if isinstance(work, ProcessWork) else None
         try:
             await probe.start()
             if health is not None:
@@ -236,6 +246,7 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
                     ) from None
             yield core
         finally:
+            await cancel(warming)
             if health is not None:
                 await health.stop()
             await probe.stop()

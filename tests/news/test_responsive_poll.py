@@ -93,7 +93,7 @@ async def test_a_large_poll_never_holds_the_event_loop(engine: AsyncEngine, feed
 
 
 async def test_a_worker_that_dies_fails_its_feed_and_the_next_one_is_served() -> None:
-    work = ProcessWork()
+    work = ProcessWork(workers=1)
     source = Source("https://big.example/rss", "Big")
     big = (
         b'<rss version="2.0"><channel><title>Big</title>'
@@ -106,8 +106,7 @@ async def test_a_worker_that_dies_fails_its_feed_and_the_next_one_is_served() ->
     )
     try:
         await work.warm_up()
-        assert work._pool is not None
-        (pid,) = list(work._pool._processes)  # the one worker
+        (pid,) = work.pids()  # the one worker
 
         async def kill_soon() -> None:
             await asyncio.sleep(0.05)

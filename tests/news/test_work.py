@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 from bot.news.matching import default_topic
 from bot.news.models import Source
 from bot.news.parse import parse_feed
-from bot.news.work import UNMATCHED, ProcessWork, TopicSet, _Matchers, parse_and_tag_body
+from bot.news.work import (
+    MAX_WORKERS,
+    UNMATCHED,
+    WORKER_NICENESS,
+    ProcessWork,
+    TopicSet,
+    _Matchers,
+    parse_and_tag_body,
+)
 
 SOURCE = Source("https://feed.example/rss", "Feed")
 TOPICS = TopicSet.of([default_topic()])
@@ -55,3 +64,16 @@ async def test_the_worker_process_gives_what_the_inline_work_gives() -> None:
         assert answer.identities == inline.identities
         assert answer.taggings == inline.taggings
         assert answer.feed.entries == inline.feed.entries
+
+
+async def test_a_worker_per_core_each_niced_below_the_bots_process() -> None:
+    """The workers take only the CPU the loop that answers Discord leaves, so there can be one per core."""
+    work = ProcessWork()
+    try:
+        await work.warm_up()
+        pids = work.pids()
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert len(pids) == min(os.cpu_count() or 1, MAX_WORKERS)
+        assert all(os.getpriority(os.PRIO_PROCESS, pid) == min(own + WORKER_NICENESS, 19) for pid in pids)
+    finally:
+        await work.close()

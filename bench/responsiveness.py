@@ -3,6 +3,7 @@ API emulator, with the bot as its own process.
 
     python bench/responsiveness.py                   # 500 feeds, 10,000 stored stories, 3 runs
     python bench/responsiveness.py --feeds 2000 --runs 1
+    POLL_WORKERS=1 python bench/responsiveness.py    # the bot's settings pass through (default: a worker per core)
 
 Set-up, once: the emulator (`python -m tests.discord_emulator`, its own process, as Discord is remote); 500 feeds
 from bench/newsfeeds.py, each on its own loopback address, served by a process of their own; a SQLite database

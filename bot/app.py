@@ -199,7 +199,7 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
         news_store = NewsStore(engine, max_article_age=max_age)
         delivery = Delivery(engine, news_store, clock, max_article_age=max_age)
         polls = role in ("all", "worker")
-        work = ProcessWork() if polls else InlineWork()
+        work = ProcessWork(settings.POLL_WORKERS) if polls else InlineWork()
         news = NewsService(
             news_store,
             sources,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -74,6 +75,7 @@ def test_env_file_is_read_and_empty_values_mean_default(tmp_path: Path) -> None:
         ("DISCORD_GATEWAY_URL", "http://x", "DISCORD_GATEWAY_URL: not a ws(s) URL"),
         ("DATABASE_URL", "sqlite://", "DATABASE_URL: a SQLite URL needs a file path"),
         ("SERVER_SOURCES_ALLOW", "10.0.0.0/8, intranet", "SERVER_SOURCES_ALLOW: 'intranet' is not a network"),
+        ("POLL_WORKERS", "0", "POLL_WORKERS: Input should be greater than or equal to 1"),
     ],
 )
 def test_each_bad_setting_names_its_variable(
@@ -92,3 +94,26 @@ def test_server_sources_allow_is_parsed_into_networks(monkeypatch: pytest.Monkey
     assert [str(n) for n in settings.allowed_networks] == ["10.20.0.0/16", "127.0.0.1/32"]
     monkeypatch.delenv("SERVER_SOURCES_ALLOW")
     assert load_settings(env_file=None).allowed_networks == ()
+
+
+async def test_poll_workers_start_with_the_bot_below_its_priority(tmp_path: Path) -> None:
+    """POLL_WORKERS worker processes are up before the first poll, each niced below the bot's own process."""
+    from bot.app import opened
+    from bot.news.work import WORKER_NICENESS, ProcessWork
+
+    settings = load_settings(
+        env_file=None, DISCORD_TOKEN="abc", DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}", POLL_WORKERS=3
+    )
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    async with opened(settings, "all") as core:
+        work = core.news.work
+        assert isinstance(work, ProcessWork)
+        for _ in range(300):  # spawned with their imports: a few seconds at most on a loaded machine
+            pids = work.pids()
+            priorities = {os.getpriority(os.PRIO_PROCESS, pid) for pid in pids}
+            if len(pids) == 3 and priorities == {min(own + WORKER_NICENESS, 19)}:
+                break
+            await asyncio.sleep(0.05)
+        assert len(pids) == 3
+        assert priorities == {min(own + WORKER_NICENESS, 19)}
+        assert await core.news.store.last_fetch() is None  # started ahead of any poll, not by one

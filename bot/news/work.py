@@ -47,6 +47,14 @@ WORKER_NICENESS = 10
 MAX_WORKERS = 4  # a worker holds ~35 MB; past four cores the loop's own work (fetch, writes) bounds a poll
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's cpuset, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
 class WorkerDied(Exception):
     """The process doing a feed's work died; the feed is reported as failing with this reason."""
 
@@ -221,7 +229,7 @@ class ProcessWork:
 
     def __init__(self, workers: int | None = None) -> None:
         # One per core by default: they are niced (WORKER_NICENESS), so they take only what the loop leaves.
-        self._workers = max(1, workers if workers is not None else min(os.cpu_count() or 1, MAX_WORKERS))
+        self._workers = max(1, workers if workers is not None else min(usable_cores(), MAX_WORKERS))
         self._pool: ProcessPoolExecutor | None = None
         self.restarts = 0
 

@@ -196,6 +196,7 @@ def settings_for(emulator: EmulatorHandle, database: Path, sources: Path, **extr
     """The bot's settings against this emulator, with SQLite at `database` and `sources` as SOURCES_FILE; no .env."""
     from bot.settings import load_settings
 
+    extra.setdefault("POLL_WORKERS", 1)  # tests poll a few small feeds: one worker to start, not one per core
     return load_settings(
         env_file=None,
         DISCORD_TOKEN=emulator.token,

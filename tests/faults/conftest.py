@@ -160,6 +160,7 @@ def bot_env(emulator: EmulatorHandle, database_url: str, sources: Path, **settin
         "DATABASE_URL": database_url,
         "SOURCES_FILE": str(sources),
         "POLL_INTERVAL": "1",
+        "POLL_WORKERS": "1",  # a few small feeds: one worker to start, not one per core
         "LOG_LEVEL": "INFO",
         **settings,
     }

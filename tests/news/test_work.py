@@ -16,6 +16,7 @@ from bot.news.work import (
     TopicSet,
     _Matchers,
     parse_and_tag_body,
+    usable_cores,
 )
 
 SOURCE = Source("https://feed.example/rss", "Feed")
@@ -73,7 +74,7 @@ async def test_a_worker_per_core_each_niced_below_the_bots_process() -> None:
         await work.warm_up()
         pids = work.pids()
         own = os.getpriority(os.PRIO_PROCESS, 0)
-        assert len(pids) == min(os.cpu_count() or 1, MAX_WORKERS)
+        assert len(pids) == min(usable_cores(), MAX_WORKERS)
         assert all(os.getpriority(os.PRIO_PROCESS, pid) == min(own + WORKER_NICENESS, 19) for pid in pids)
     finally:
         await work.close()

@@ -207,7 +207,7 @@ class Poller:
             # No other poll is writing: start clustering from the database again (it holds only the window).
             self._clustering = _Clustering(self._window)
         saver = _Saver(self, stages, now, explain)
-        lookups = _SeenLookups(self._store)
+        lookups = _SeenLookups(self._store, stages)
         slots = asyncio.Semaphore(self._concurrency)
         fetched_until = [0.0]
         mine: list[Source] = []
@@ -296,8 +296,7 @@ class Poller:
             if identity:
                 entries.setdefault(identity, (entry, tagging))
         keys = {seen_key(origin, identity): identity for identity in entries}
-        with stages.timing("known"):
-            known = await lookups.known(keys)
+        known = await lookups.known(keys)
         fresh = [(key, keys[key]) for key in keys if key not in known]
         report = SourceReport(url, result.status.value, len(feed.entries), len(fresh), feed.error, result.http_status)
         outcome = _FeedOutcome(source, result.state, report, prior, {key: now for key, _ in fresh})
@@ -423,13 +422,18 @@ class _SeenLookups:
     """Seen-key lookups of many feeds in a few queries.
 
     Why: one query per feed (500 on a first poll of 500 feeds) spent more in the driver's round trips than in the
-    lookups, and held the pool's connections from commands. The feeds that arrive while a lookup runs wait for the
-    next one and share it; at most `parallel` run at once, of at most `most` keys each."""
+    lookups, and held the pool's connections from commands. The feeds that arrive within `gather` seconds of one
+    another, or while a lookup runs, share one; at most `parallel` run at once, of at most `most` keys each. (A
+    query costs the loop about 0.8 ms whatever its size: 25,000 keys took 0.4 s in 500 queries, 0.04 s in one.)"""
 
-    def __init__(self, store: NewsStore, *, parallel: int = 2, most: int = 5000) -> None:
+    def __init__(
+        self, store: NewsStore, stages: _Stages, *, parallel: int = 1, most: int = 5000, gather: float = 0.02
+    ) -> None:
         self._store = store
+        self._stages = stages
         self._parallel = parallel
         self._most = most
+        self._gather = gather
         self._waiting: list[tuple[list[str], asyncio.Future[set[str]]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = 0  # loops that will look at `_waiting` again (a finished task may not be discarded yet)
@@ -456,6 +460,8 @@ class _SeenLookups:
 
     async def _serve(self) -> None:
         while self._waiting:
+            if sum(len(keys) for keys, _ in self._waiting) < self._most:
+                await asyncio.sleep(self._gather)  # the feeds parsed meanwhile join this lookup
             batch: list[tuple[list[str], asyncio.Future[set[str]]]] = []
             size = 0
             while self._waiting and (not batch or size + len(self._waiting[0][0]) <= self._most):
@@ -463,7 +469,8 @@ class _SeenLookups:
                 batch.append((keys, future))
                 size += len(keys)
             try:
-                known = await self._store.known_identities(key for keys, _ in batch for key in keys)
+                with self._stages.timing("known"):  # the lookups' own time, not the feeds' waits for them
+                    known = await self._store.known_identities(key for keys, _ in batch for key in keys)
             except Exception as exc:  # each waiting feed fails as its own lookup would have
                 for _, future in batch:
                     if not future.done():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -145,6 +146,30 @@ class SavedPoll:
     views_changed: int = 0
 
 
+class _ReadArticles:
+    """Articles read to build views, by id, the most recent `limit`.
+
+    Why: a story's views are rebuilt from all its articles whenever it gains one, so a first poll whose stories grow
+    batch after batch read and decoded the same rows again each time (at 2,000 feeds, a sixth of the loop's time).
+    A stored article never changes (only its origins grow, read afresh each time), so what was read once serves
+    again. What a transaction read is kept only once it has committed: the id of an insert rolled back may be
+    given to another article (SQLite reuses rowids)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._by_id: OrderedDict[int, Article] = OrderedDict()
+
+    def get(self, article_id: int) -> Article | None:
+        return self._by_id.get(article_id)
+
+    def keep(self, read: Mapping[int, Article]) -> None:
+        for article_id, article in read.items():
+            self._by_id[article_id] = article
+            self._by_id.move_to_end(article_id)
+        while len(self._by_id) > self._limit:
+            self._by_id.popitem(last=False)
+
+
 class NewsStore:
     """Async repository over the news tables; the engine is migrated by `bot.store.database.migrate`.
 
@@ -154,6 +179,7 @@ class NewsStore:
     def __init__(self, engine: AsyncEngine, *, max_article_age: timedelta | None = None) -> None:
         self._engine = engine
         self.max_article_age = max_article_age
+        self._read = _ReadArticles()
 
     # --- source states ---------------------------------------------------------------------------------------
 
@@ -318,6 +344,7 @@ class NewsStore:
         new: list[Story] = []
         updated: list[Story] = []
         moment = now or max(seen.values(), default=None) or _now_from(drafts)
+        read: dict[int, Article] = {}
         async with transaction(self._engine) as connection:
             seq = await next_change(connection)
             seen_rows = [{"identity": key, "first_seen": when} for key, when in seen.items()]
@@ -351,9 +378,10 @@ class NewsStore:
                 (new if draft.story_id is None else updated).append(story)
             await _insert_new(connection, schema.articles, article_rows, "identity")
             touched |= await _add_origins(connection, carried, moment, seq)
-            changed = await self._refresh_views(connection, touched, seq, moment)
+            changed = await self._refresh_views(connection, touched, seq, moment, read)
             if changed:
                 await notify_news(connection, seq)
+        self._read.keep(read)  # committed
         if states:
             await self.save_states(states)
         return SavedPoll(tuple(new), tuple(updated), seq, changed)
@@ -361,32 +389,50 @@ class NewsStore:
     async def refresh_views_of_origin(self, origin: str, now: datetime) -> int:
         """Rebuild the views of every story an origin carried articles of (a server added or removed that source:
         who may see them changed); returns how many views changed."""
+        read: dict[int, Article] = {}
         async with transaction(self._engine) as connection:
             seq = await next_change(connection)
             o, a = schema.article_origins, schema.articles
             query = select(a.c.story_id).join(o, o.c.article_id == a.c.id).where(o.c.origin == origin).distinct()
             story_ids = {row.story_id for row in await connection.execute(query) if row.story_id is not None}
-            changed = await self._refresh_views(connection, story_ids, seq, now)
+            changed = await self._refresh_views(connection, story_ids, seq, now, read)
             if changed:
                 await notify_news(connection, seq)
-            return changed
+        self._read.keep(read)  # committed
+        return changed
 
     async def _refresh_views(
-        self, connection: AsyncConnection, story_ids: Collection[int], seq: int, now: datetime
+        self,
+        connection: AsyncConnection,
+        story_ids: Collection[int],
+        seq: int,
+        now: datetime,
+        read: dict[int, Article],
     ) -> int:
         """Rebuild the views of these stories from their articles, origins and the servers' sources; rows whose
-        facts did not change keep their change number. Returns how many views were written or removed."""
+        facts did not change keep their change number. Returns how many views were written or removed; the
+        articles it had to read are added to `read` (to be kept once the transaction has committed)."""
         a, o, v, g = schema.articles, schema.article_origins, schema.story_views, schema.guild_sources
         changed = 0
         breathe = Breather()
         for chunk in _chunks(sorted(story_ids), 500):
-            articles: list[Row[Any]] = []
-            query = select(a).where(a.c.story_id.in_(chunk)).order_by(a.c.id)
+            members: list[Row[Any, Any]] = []
+            query = select(a.c.id, a.c.story_id).where(a.c.story_id.in_(chunk)).order_by(a.c.id)
             async for part in (await connection.stream(query)).partitions(_WRITE_CHUNK):  # the loop runs between
-                articles.extend(part)
+                members.extend(part)
                 await asyncio.sleep(0)
+            found: dict[int, Article] = {}
+            for row in members:
+                known = self._read.get(row.id) or read.get(row.id)
+                if known is not None:
+                    found[row.id] = known
+            for article_ids in _chunks([row.id for row in members if row.id not in found]):
+                for full in await connection.execute(select(a).where(a.c.id.in_(article_ids))):
+                    found[full.id] = read[full.id] = article_from_row(full)
+                    await breathe()
+            articles = [(row.id, row.story_id, found[row.id]) for row in members]
             carried: dict[int, list[Origin]] = {}
-            for article_ids in _chunks([row.id for row in articles]):
+            for article_ids in _chunks([article_id for article_id, _, _ in articles]):
                 for row in await connection.execute(select(o).where(o.c.article_id.in_(article_ids))):
                     carried.setdefault(row.article_id, []).append(Origin(row.origin, row.seen_at, row.seq))
             urls = sorted({origin.origin for found in carried.values() for origin in found} - {OPERATOR})
@@ -395,11 +441,10 @@ class NewsStore:
                 for row in await connection.execute(select(g.c.url, g.c.guild_id).where(g.c.url.in_(url_chunk))):
                     guilds_by_origin.setdefault(row.url, set()).add(row.guild_id)
             by_story: dict[int, list[SourcedArticle]] = {story_id: [] for story_id in chunk}
-            for row in articles:
-                found = tuple(carried.get(row.id, ()))
-                if found:
-                    by_story[row.story_id].append(SourcedArticle(row.id, article_from_row(row), found))
-                await breathe()
+            for article_id, story_id, article in articles:
+                origins = tuple(carried.get(article_id, ()))
+                if origins:
+                    by_story[story_id].append(SourcedArticle(article_id, article, origins))
             existing = {
                 (row.story_id, row.scope): row._mapping
                 for row in await connection.execute(select(v).where(v.c.story_id.in_(chunk)))

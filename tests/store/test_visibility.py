@@ -7,8 +7,10 @@ Stories are one shared pool; a server reads the public view of a story (the oper
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery.service import Delivery
@@ -121,3 +123,53 @@ async def test_lists_hold_the_public_views_and_the_servers_own(engine: AsyncEngi
     assert len(await views.visible(OTHER_GUILD, limit=100)) == 30
     assert len(await views.visible(GUILD, limit=100)) == 31
     assert len(await delivery.latest(OTHER_GUILD, count=25)) == 25
+
+
+async def test_a_growing_storys_views_read_only_its_new_articles(engine: AsyncEngine, clock: Clock) -> None:
+    """A stored article never changes, so the views of a story that grows batch after batch (a first poll) are
+    rebuilt from the articles read before and the new ones, not by reading and decoding every article again."""
+    _, _, stories, views = await _setup(engine, clock)
+    story = await stories.add(*(article(f"h{n}.example", seen=clock.now, path="kz") for n in range(3)))
+    full_reads: list[tuple[str, Any]] = []
+
+    def record(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "articles.summary" in statement:
+            full_reads.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        clock.advance(minutes=5)
+        grown = await stories.grow(story, article("new.example", seen=clock.now, path="kz"))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    (statement, parameters), *more = full_reads
+    assert not more
+    assert "articles.id IN" in statement
+    assert "story_id IN" not in statement
+    assert len(parameters) == 1  # the new article, read by its id
+    (seen,) = await views.stories(OTHER_GUILD, [story.id])
+    assert len(seen.outlets) == len(grown.outlets) == 4
+
+
+async def test_articles_a_failed_write_read_are_not_kept(
+    engine: AsyncEngine, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails after building views is rolled back; what it read is not kept, as the id of an article
+    it inserted may go to another one (SQLite reuses rowids): the views show the article stored under that id."""
+    _, _, stories, views = await _setup(engine, clock)
+    story = await stories.add(article("a.example", seen=clock.now, path="kz"))
+
+    async def refuse(connection: Any, seq: int) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("bot.store.news.notify_news", refuse)
+    clock.advance(minutes=5)
+    with pytest.raises(RuntimeError):
+        await stories.grow(story, article("gone.example", "Rolled back", seen=clock.now, path="kz", country="MA"))
+    monkeypatch.undo()
+    clock.advance(minutes=5)
+    await stories.grow(story, article("kept.example", "Stored", seen=clock.now, path="kz"))
+    (seen,) = await views.stories(OTHER_GUILD, [story.id])
+    assert {a.title for a in seen.articles} == {"Kazakhstan joins the Abraham Accords", "Stored"}
+    assert {a.url for a in seen.articles} == {"https://a.example/kz", "https://kept.example/kz"}
+    assert "MA" not in seen.countries  # the view's facts are built from the articles it read

@@ -16,8 +16,8 @@ Each size runs three times; each run starts three fresh processes in turn, so th
 1. Accord Watch: process start, imports, migrations of a new SQLite file, `NewsService.poll_once()` (what the
    bot's poll job calls; every source is due on a first poll), exit. Timed from spawning to exit ("process"),
    and inside ("poll"); the stages are the pipeline's own laps (`PollReport.timings`), whatever it reports; the
-   peak RSS is the process's maximum resident set; the worker process that parses and matches (as in the bot)
-   is shown apart.
+   peak RSS is the process's maximum resident set; the worker processes that parse and match (as in the bot: one
+   per core, `BENCH_WORKERS=n` to choose) are shown apart.
 2. The floor: aiohttp fetches of the same feeds (as many at once as our session allows) and fastfeedparser's parse
    of each body: what any poll must at least do. Timed the same way.
 3. reader 3.26 (lemon24/reader, installed once into a virtual environment in the temp folder if it is not there;
@@ -123,7 +123,7 @@ async def first_poll(urls: list[str], database: str, servers: int, control: str 
         return topics
 
     sources = [Source(url, f"Outlet {number}") for number, url in enumerate(urls)]
-    # As the bot runs it (bot.app): parsing and matching in a worker process, old news judged by MAX_ARTICLE_AGE.
+    # As the bot runs it (bot.app): parsing and matching in worker processes, old news judged by MAX_ARTICLE_AGE.
     service = NewsService(
         NewsStore(engine, max_article_age=timedelta(hours=72)),
         sources,

@@ -5,7 +5,7 @@ are saved in small batches while the rest are still in flight, so that
 - one slow source delays nothing else (its news is saved when it comes; the rest is delivered before);
 - a body is held only while its own feed is worked on: memory stays flat however many sources there are
   (`concurrency` bounds the feeds in flight);
-- the CPU work (parsing, topic matching) runs in `work` (bot.news.work: a worker process for the bot), never on
+- the CPU work (parsing, topic matching) runs in `work` (bot.news.work: worker processes for the bot), never on
   the event loop that answers Discord.
 Order of work for one feed, and why:
 - fetch (the fetcher limits concurrency per host and never raises; a stray exception becomes a failed result);
@@ -143,7 +143,7 @@ class _Stages:
 class Poller:
     """Runs polls over a store with a fetcher; `clock` gives aware UTC now.
 
-    `work` does the CPU work (InlineWork by default: the caller's thread; the bot passes a worker process).
+    `work` does the CPU work (InlineWork by default: the caller's thread; the bot passes worker processes).
     `include_default` matches the built-in topic beside the given ones (`check --topic` turns it off)."""
 
     def __init__(

@@ -1,5 +1,5 @@
 """The news engine as the running bot uses it: one shared HTTP session per trust level, the store, the poller, and
-the worker process that parses and matches.
+the worker processes that parse and match.
 
 `NewsService.poll_once()` is what the scheduler's poll job calls; it never raises for a source's failure (the
 pipeline reports those as values) and logs one line a poll. `stop()` ends a poll under way at once: what it saved

@@ -3,10 +3,12 @@
 Why a worker process: the loop that reads the news is the one that answers Discord, which wants an answer within
 3 seconds. Parsing a large body (lxml, then HTML to text) and matching hundreds of topics are pure CPU; in the loop's
 thread they delay every slash command by as long as they run (a 5 MB feed is several hundred milliseconds), and a
-thread gains nothing under the GIL. A process takes that work off the loop entirely and, on a machine with two
-cores, runs beside it. Only bodies in and compact results out cross the process boundary; both are small next to
-the work they stand for. A worker that dies (a hostile feed that exhausts it, a crash) breaks only the feeds it
-held: the pool is rebuilt and the poll goes on. Workers ignore SIGINT and SIGTERM: the bot decides when to stop.
+thread gains nothing under the GIL. A process takes that work off the loop entirely. There is one per core, each
+at a lower priority (`WORKER_NICENESS`), so a poll uses every core while the loop's process still gets the CPU first
+whenever it has a command to answer. Only bodies in and compact results out cross the process boundary; both are
+small next to the work they stand for. A worker that dies (a hostile feed that exhausts it, a crash) breaks only
+the feeds it held: the pool is rebuilt and the poll goes on. Workers ignore SIGINT and SIGTERM: the bot decides
+when to stop.
 
 `InlineWork` does the same work in the caller's thread, for `python -m bot check` and tests, where nothing else
 waits on the loop.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import pickle
 
+import pytest
+
 from bot.news.matching import default_topic
 from bot.news.models import Source
 from bot.news.parse import parse_feed
@@ -15,8 +17,8 @@ from bot.news.work import (
     ProcessWork,
     TopicSet,
     _Matchers,
+    default_workers,
     parse_and_tag_body,
-    usable_cores,
 )
 
 SOURCE = Source("https://feed.example/rss", "Feed")
@@ -67,14 +69,20 @@ async def test_the_worker_process_gives_what_the_inline_work_gives() -> None:
         assert answer.feed.entries == inline.feed.entries
 
 
-async def test_a_worker_per_core_each_niced_below_the_bots_process() -> None:
-    """The workers take only the CPU the loop that answers Discord leaves, so there can be one per core."""
-    work = ProcessWork()
+def test_by_default_a_core_is_left_to_the_bots_own_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    for cores, workers in ((1, 1), (2, 1), (4, 3), (16, MAX_WORKERS)):
+        monkeypatch.setattr("bot.news.work.usable_cores", lambda cores=cores: cores)
+        assert default_workers() == workers
+
+
+async def test_each_worker_is_niced_below_the_bots_process() -> None:
+    """The workers take only the CPU the loop that answers Discord leaves."""
+    work = ProcessWork(workers=2)
     try:
         await work.warm_up()
         pids = work.pids()
         own = os.getpriority(os.PRIO_PROCESS, 0)
-        assert len(pids) == min(usable_cores(), MAX_WORKERS)
+        assert len(pids) == 2
         assert all(os.getpriority(os.PRIO_PROCESS, pid) == min(own + WORKER_NICENESS, 19) for pid in pids)
     finally:
         await work.close()

@@ -636,12 +636,22 @@ def _atom_text(element: Any | None) -> str:
     return clean_text(raw)  # html (escaped markup) and xhtml (inline markup, already reduced to text)
 
 
+# An absolute http(s) link that `urljoin` gives back as it is, whatever the base (lower-case scheme, a plain ASCII
+# host, no parameters, no empty query or fragment): nearly every Atom link, which then skips two urljoin calls.
+ABSOLUTE_LINK = re.compile(
+    r"https?://[!$&'()*+,\-.0-9:=@A-Z_a-z~]+(?:/[^\x00-\x20\x7f?#;]*)?(?:\?[^\x00-\x20\x7f#]+)?(?:#[^\x00-\x20\x7f]+)?"
+)
+
+
 def _atom_link(element: Any, base: str) -> str:
     links = [c for ns, local, c in _children(element) if ns == "atom" and local == "link" and c.get("href")]
     chosen = next((link for link in links if link.get("rel", "alternate") == "alternate"), links[0] if links else None)
     if chosen is None:
         return ""
-    return urljoin(urljoin(base, str(chosen.get(_XML_BASE) or "")), str(chosen.get("href")).strip())
+    href = str(chosen.get("href")).strip()
+    if ABSOLUTE_LINK.fullmatch(href):
+        return href
+    return urljoin(urljoin(base, str(chosen.get(_XML_BASE) or "")), href)
 
 
 def _parse_atom(root: Any, source: Source) -> ParsedFeed:

@@ -88,12 +88,14 @@ def _strip_www(host: str) -> str:
     return host[4:] if host.startswith("www.") and len(host) > 4 else host
 
 
-# The commonest link: http(s), a plain host name, a path of unreserved characters, perhaps a query of unreserved
-# keys and values ("?utm_source=rss&id=7"), no fragment or escape. Its identity form needs no parsing (what
-# `_canonical_parsed` gives, checked by tests/news/test_urls.py): two links of three in real feeds carry a query.
+# The commonest link: http(s), a plain host name, a path without escapes (its other characters, such as a
+# headline's accents and dashes, are escaped as parsing would), perhaps a query of unreserved keys and values
+# ("?utm_source=rss&id=7"), no fragment. Its identity form needs no parsing (what `_canonical_parsed` gives,
+# checked by tests/news/test_urls.py): two links of three in real feeds carry a query.
 _PLAIN_URL = re.compile(
-    r"(?:https?|HTTPS?)://([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)\.?(/[A-Za-z0-9._~/-]*)?(?:\?([A-Za-z0-9._~=&-]*))?"
+    r"(?:https?|HTTPS?)://([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)\.?(/[^\x00-\x20\x7f%?#]*)?(?:\?([A-Za-z0-9._~=&-]*))?"
 )
+_UNRESERVED_PATH = re.compile(r"[A-Za-z0-9._~/-]*")
 
 
 def canonical_url(url: str) -> str:
@@ -103,7 +105,10 @@ def canonical_url(url: str) -> str:
     if plain is None:
         return _canonical_parsed(url)
     host = _strip_www(plain.group(1).lower())
-    path = (plain.group(2) or "/").rstrip("/") or "/"
+    path = plain.group(2) or "/"
+    if not _UNRESERVED_PATH.fullmatch(path):
+        path = quote(path, safe=_PATH_SAFE)
+    path = path.rstrip("/") or "/"
     if not plain.group(3):
         return f"https://{host}{path}"
     pairs: list[tuple[str, str]] = []

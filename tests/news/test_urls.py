@@ -32,7 +32,11 @@ _PLAIN_SHAPES = st.builds(
     st.sampled_from(["http", "https", "HTTP", "HTTPS", "Https"]),
     st.sampled_from(["www.Example.com", "WWW.example.com", "www", "www.", "a-b.c", "127.0.0.1", "x", "ex.co.uk"]),
     st.sampled_from(["", "."]),
-    st.lists(st.sampled_from(["/", "a", "B", "~", ".", "_", "-", "..", "1", "%7e", "?", "#", ":", "é"]), max_size=8)
+    st.lists(
+        st.sampled_from(["/", "a", "B", "~", ".", "_", "-", "..", "1", "%7e", "?", "#", ":", "é", "–", "€", ",", "ß"])
+        | st.sampled_from([" ", "\u00a0", "\t", "\n", "\\", "'", "(", "@", "+", "=", ";", "[", "\u2028", "\x7f", "%"]),
+        max_size=8,
+    )
     .map("".join)
     .map(lambda path: path if not path or path.startswith("/") else "/" + path),
     st.one_of(st.just(""), st.just("?"), _QUERIES),

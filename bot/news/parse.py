@@ -273,21 +273,27 @@ def _clean(text: str | None) -> str | None:
 
 
 def _without_controls(feed: ParsedFeed) -> ParsedFeed:
-    entries = tuple(
-        Entry(
-            title=strip_controls(e.title),
-            link=strip_controls(e.link),
-            summary=strip_controls(e.summary),
-            published=e.published,
-            authors=tuple(strip_controls(a) for a in e.authors),
-            outlet=_clean(e.outlet),
-            outlet_url=_clean(e.outlet_url),
-            guid=_clean(e.guid),
-            language=_clean(e.language),
-        )
-        for e in feed.entries
+    return ParsedFeed(
+        _clean(feed.title), _clean(feed.link), tuple(map(_entry_without_controls, feed.entries)), _clean(feed.error)
     )
-    return ParsedFeed(_clean(feed.title), _clean(feed.link), entries, _clean(feed.error))
+
+
+def _entry_without_controls(e: Entry) -> Entry:
+    # one search over all the entry's text (nearly every entry has none to strip) rather than one a field
+    texts = (e.title, e.link, e.summary, *e.authors, e.outlet or "", e.outlet_url or "", e.guid or "", e.language or "")
+    if not _CONTROLS.search("".join(texts)):
+        return e
+    return Entry(
+        title=strip_controls(e.title),
+        link=strip_controls(e.link),
+        summary=strip_controls(e.summary),
+        published=e.published,
+        authors=tuple(strip_controls(a) for a in e.authors),
+        outlet=_clean(e.outlet),
+        outlet_url=_clean(e.outlet_url),
+        guid=_clean(e.guid),
+        language=_clean(e.language),
+    )
 
 
 # --- JSON -------------------------------------------------------------------------------------------------------

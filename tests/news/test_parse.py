@@ -461,3 +461,35 @@ def test_a_plainly_absolute_link_is_what_urljoin_gives_whatever_the_base(scheme:
     link = scheme + rest
     if ABSOLUTE_LINK.fullmatch(link):
         assert urljoin(base, link) == link
+
+
+def test_control_characters_leave_every_field_and_clean_entries_are_kept_as_parsed() -> None:
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "Wire\u0007",
+            "items": [
+                {
+                    "id": "tag:wire,2020:\u00011",
+                    "url": "https://wire.example/uae\u0000",
+                    "title": "UAE and Israel sign",
+                    "summary": "Historic\u001f deal \ud800",
+                    "authors": [{"name": "A. Writer\u0008"}],
+                    "language": "en\u007f",
+                },
+                {"id": "2", "url": "https://wire.example/clean", "title": "Bahrain joins", "summary": "Ties."},
+            ],
+        }
+    ).encode()
+    feed = parse_feed(body, source=FEED)
+    poisoned, clean = feed.entries
+    texts = [poisoned.title, poisoned.link, poisoned.summary, *poisoned.authors, poisoned.guid, poisoned.language]
+    assert all(text is not None and not any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text) for text in texts)
+    assert not any("\ud800" <= ch <= "\udfff" for text in texts if text for ch in text)
+    assert (poisoned.title, poisoned.link, poisoned.guid) == (
+        "UAE and Israel sign",
+        "https://wire.example/uae",
+        "tag:wire,2020:1",
+    )
+    assert feed.title == "Wire"
+    assert (clean.title, clean.summary) == ("Bahrain joins", "Ties.")

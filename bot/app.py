@@ -233,7 +233,7 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
             HealthServer(settings.HEALTH_PORT, checks=core.problems, metrics=metrics) if settings.HEALTH_PORT else None
         )
         settle_heap()
-        # The workers start (spawn, imports: about half a second each) while the bot logs in, not in the first poll.
+        # The workers start (spawn, imports: a few tenths of a second) while the bot logs in, not in the first poll.
         warming = asyncio.create_task(_warm_up(work), name="warm-up-workers") if isinstance(work, ProcessWork) else None
         try:
             await probe.start()

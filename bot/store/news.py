@@ -421,16 +421,16 @@ class NewsStore:
             async for part in (await connection.stream(query)).partitions(_WRITE_CHUNK):  # the loop runs between
                 members.extend(part)
                 await asyncio.sleep(0)
-            found: dict[int, Article] = {}
+            stored: dict[int, Article] = {}
             for row in members:
                 known = self._read.get(row.id) or read.get(row.id)
                 if known is not None:
-                    found[row.id] = known
-            for article_ids in _chunks([row.id for row in members if row.id not in found]):
+                    stored[row.id] = known
+            for article_ids in _chunks([row.id for row in members if row.id not in stored]):
                 for full in await connection.execute(select(a).where(a.c.id.in_(article_ids))):
-                    found[full.id] = read[full.id] = article_from_row(full)
+                    stored[full.id] = read[full.id] = article_from_row(full)
                     await breathe()
-            articles = [(row.id, row.story_id, found[row.id]) for row in members]
+            articles = [(row.id, row.story_id, stored[row.id]) for row in members]
             carried: dict[int, list[Origin]] = {}
             for article_ids in _chunks([article_id for article_id, _, _ in articles]):
                 for row in await connection.execute(select(o).where(o.c.article_id.in_(article_ids))):

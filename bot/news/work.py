@@ -106,8 +106,6 @@ class TopicSet:
 
 
 class FeedWork(Protocol):
-    async def parse(self, body: bytes, source: Source, content_type: str | None) -> ParsedBody: ...
-
     async def parse_and_tag(
         self, body: bytes, source: Source, content_type: str | None, topics: TopicSet, *, lean: bool
     ) -> ParsedBody: ...
@@ -180,9 +178,6 @@ class InlineWork:
         self._parse = parse
         self._matchers = _Matchers()
 
-    async def parse(self, body: bytes, source: Source, content_type: str | None) -> ParsedBody:
-        return parse_body(body, source, content_type, self._parse)
-
     async def parse_and_tag(
         self, body: bytes, source: Source, content_type: str | None, topics: TopicSet, *, lean: bool
     ) -> ParsedBody:
@@ -213,10 +208,6 @@ def _init_worker() -> None:
 def _ready_job() -> int:
     time.sleep(0.02)  # long enough for the job to go to a worker that is free, not one that has just answered
     return os.getpid()
-
-
-def _parse_job(body: bytes, source: Source, content_type: str | None) -> ParsedBody:
-    return parse_body(body, source, content_type)
 
 
 def _parse_and_tag_job(
@@ -262,9 +253,6 @@ class ProcessWork:
                 pool.shutdown(wait=False, cancel_futures=True)
                 log.warning("a feed worker process died; starting a new one")
             raise WorkerDied("the worker process handling this feed died") from None
-
-    async def parse(self, body: bytes, source: Source, content_type: str | None) -> ParsedBody:
-        return await self._run(_parse_job, body, source, content_type)
 
     async def parse_and_tag(
         self, body: bytes, source: Source, content_type: str | None, topics: TopicSet, *, lean: bool

@@ -25,9 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.newsfeeds import make_feed
 from bot.aio import settle_heap
 from bot.news.fetch import Fetcher
+from bot.news.matching import default_topic
 from bot.news.models import Source
 from bot.news.pipeline import Poller
-from bot.news.work import ProcessWork, WorkerDied
+from bot.news.work import ProcessWork, TopicSet, WorkerDied
 from bot.store.news import NewsStore
 
 HOSTS = 20
@@ -95,6 +96,7 @@ async def test_a_large_poll_never_holds_the_event_loop(engine: AsyncEngine, feed
 async def test_a_worker_that_dies_fails_its_feed_and_the_next_one_is_served() -> None:
     work = ProcessWork(workers=1)
     source = Source("https://big.example/rss", "Big")
+    topics = TopicSet.of([default_topic()])
     big = (
         b'<rss version="2.0"><channel><title>Big</title>'
         + b"".join(
@@ -114,9 +116,9 @@ async def test_a_worker_that_dies_fails_its_feed_and_the_next_one_is_served() ->
 
         killing = asyncio.create_task(kill_soon())
         with pytest.raises(WorkerDied):
-            await work.parse(big, source, None)
+            await work.parse_and_tag(big, source, None, topics, lean=True)
         await killing
-        parsed = await work.parse(make_feed(1), source, None)  # a new worker took over
+        parsed = await work.parse_and_tag(make_feed(1), source, None, topics, lean=False)  # a new worker took over
         assert len(parsed.feed.entries) > 20
         assert work.restarts == 1
     finally:

@@ -419,24 +419,20 @@ class Poller:
 
 
 class _SeenLookups:
-    """Seen-key lookups of many feeds in a few queries.
+    """Seen-key lookups of many feeds in a few queries, one at a time.
 
     Why: one query per feed (500 on a first poll of 500 feeds) spent more in the driver's round trips than in the
     lookups, and held the pool's connections from commands. The feeds that arrive within `gather` seconds of one
-    another, or while a lookup runs, share one; at most `parallel` run at once, of at most `most` keys each. (A
-    query costs the loop about 0.8 ms whatever its size: 25,000 keys took 0.4 s in 500 queries, 0.04 s in one.)"""
+    another, or while a lookup runs, share one, of at most `most` keys. (A query costs the loop about 0.8 ms
+    whatever its size: 25,000 keys took 0.4 s in 500 queries, 0.04 s in one.)"""
 
-    def __init__(
-        self, store: NewsStore, stages: _Stages, *, parallel: int = 1, most: int = 5000, gather: float = 0.02
-    ) -> None:
+    def __init__(self, store: NewsStore, stages: _Stages, *, most: int = 5000, gather: float = 0.02) -> None:
         self._store = store
         self._stages = stages
-        self._parallel = parallel
         self._most = most
         self._gather = gather
         self._waiting: list[tuple[list[str], asyncio.Future[set[str]]]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._running = 0  # loops that will look at `_waiting` again (a finished task may not be discarded yet)
+        self._serving: asyncio.Task[None] | None = None
 
     async def known(self, keys: Iterable[str]) -> set[str]:
         """The keys among these that were seen before."""
@@ -445,51 +441,45 @@ class _SeenLookups:
             return set()
         future: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
         self._waiting.append((wanted, future))
-        if self._running < self._parallel:
-            self._running += 1
-            task = asyncio.create_task(self._run(), name="poll-seen-lookups")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if self._serving is None:
+            self._serving = asyncio.create_task(self._serve(), name="poll-seen-lookups")
         return await future
 
-    async def _run(self) -> None:
-        try:
-            await self._serve()
-        finally:
-            self._running -= 1
-
     async def _serve(self) -> None:
-        while self._waiting:
-            if sum(len(keys) for keys, _ in self._waiting) < self._most:
-                await asyncio.sleep(self._gather)  # the feeds parsed meanwhile join this lookup
-            batch: list[tuple[list[str], asyncio.Future[set[str]]]] = []
-            size = 0
-            while self._waiting and (not batch or size + len(self._waiting[0][0]) <= self._most):
-                keys, future = self._waiting.pop(0)
-                batch.append((keys, future))
-                size += len(keys)
-            try:
-                with self._stages.timing("known"):  # the lookups' own time, not the feeds' waits for them
-                    known = await self._store.known_identities(key for keys, _ in batch for key in keys)
-            except Exception as exc:  # each waiting feed fails as its own lookup would have
-                for _, future in batch:
+        try:
+            while self._waiting:
+                if sum(len(keys) for keys, _ in self._waiting) < self._most:
+                    await asyncio.sleep(self._gather)  # the feeds parsed meanwhile join this lookup
+                batch: list[tuple[list[str], asyncio.Future[set[str]]]] = []
+                size = 0
+                while self._waiting and (not batch or size + len(self._waiting[0][0]) <= self._most):
+                    keys, future = self._waiting.pop(0)
+                    batch.append((keys, future))
+                    size += len(keys)
+                try:
+                    with self._stages.timing("known"):  # the lookups' own time, not the feeds' waits for them
+                        known = await self._store.known_identities(key for keys, _ in batch for key in keys)
+                except Exception as exc:  # each waiting feed fails as its own lookup would have
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                except BaseException:
+                    for _, future in batch:
+                        future.cancel()
+                    raise
+                for keys, future in batch:
                     if not future.done():
-                        future.set_exception(exc)
-                continue
-            except BaseException:
-                for _, future in batch:
-                    future.cancel()
-                raise
-            for keys, future in batch:
-                if not future.done():
-                    future.set_result({key for key in keys if key in known})
+                        future.set_result({key for key in keys if key in known})
+        finally:
+            self._serving = None  # with nothing waiting (no await since the loop's test): the next feed starts one
 
     async def close(self) -> None:
-        """Stop the lookups still running (the poll was stopped); their feeds are cancelled with it."""
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
+        """Stop the lookup still running (the poll was stopped); its feeds are cancelled with it."""
+        serving = self._serving
+        if serving is not None:
+            serving.cancel()
+            await asyncio.wait({serving}, timeout=5)
         for _, future in self._waiting:
             future.cancel()
         self._waiting.clear()

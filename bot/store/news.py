@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any
 
 from sqlalchemy import Row, Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -62,33 +62,44 @@ def article_from_row(row: Row[Any]) -> Article:
     )
 
 
-class StoryFactsArgs(TypedDict):
-    """`Story` arguments read from the facts columns (typed, so that `Story(**facts)` is checked)."""
+def story_from_row(
+    row: Row[Any],
+    story_id: int,
+    articles: tuple[Article, ...],
+    *,
+    own_only: bool = False,
+    fresh_from: datetime | None = None,
+    fresh_seq: int | None = None,
+) -> Story:
+    """A `Story` from the facts columns that `stories` and `story_views` rows share (see `_facts_values`)."""
+    return Story(
+        id=story_id,
+        title=row.title,
+        url=row.url,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        published=row.published,
+        countries=_keys(row.countries),
+        event=_event(row.event_kind, row.event_countries),
+        topics=tuple(json.loads(row.topics)),
+        score=row.score,
+        articles=articles,
+        own_only=own_only,
+        fresh_from=fresh_from,
+        fresh_seq=fresh_seq,
+    )
 
-    title: str
-    url: str
-    first_seen: datetime
-    last_seen: datetime
-    published: datetime
-    countries: tuple[str, ...]
-    event: DetectedEvent | None
-    topics: tuple[str, ...]
-    score: float
 
-
-def story_facts_from_row(row: Row[Any]) -> StoryFactsArgs:
-    """The facts columns that `stories` and `story_views` rows share, as `Story` arguments (see `_facts_values`)."""
-    return {
-        "title": row.title,
-        "url": row.url,
-        "first_seen": row.first_seen,
-        "last_seen": row.last_seen,
-        "published": row.published,
-        "countries": _keys(row.countries),
-        "event": _event(row.event_kind, row.event_countries),
-        "topics": tuple(json.loads(row.topics)),
-        "score": row.score,
-    }
+async def articles_by_id(connection: AsyncConnection, ids: Collection[int]) -> dict[int, Article]:
+    """The stored articles of these ids (the loop breathes between rows)."""
+    a = schema.articles
+    found: dict[int, Article] = {}
+    breathe = Breather()
+    for chunk in _chunks(sorted(ids)):
+        for row in await connection.execute(select(a).where(a.c.id.in_(chunk))):
+            found[row.id] = article_from_row(row)
+            await breathe()
+    return found
 
 
 def view_row(story_id: int, view: View, *, seq: int) -> dict[str, Any]:
@@ -319,7 +330,7 @@ class NewsStore:
             for article in await connection.execute(query):
                 by_story[article.story_id].append(article_from_row(article))
                 await breathe()
-        return [Story(id=row.id, **story_facts_from_row(row), articles=tuple(by_story[row.id])) for row in rows]
+        return [story_from_row(row, row.id, tuple(by_story[row.id])) for row in rows]
 
     # --- one poll's writes -----------------------------------------------------------------------------------
 
@@ -426,10 +437,9 @@ class NewsStore:
                 known = self._read.get(row.id) or read.get(row.id)
                 if known is not None:
                     stored[row.id] = known
-            for article_ids in _chunks([row.id for row in members if row.id not in stored]):
-                for full in await connection.execute(select(a).where(a.c.id.in_(article_ids))):
-                    stored[full.id] = read[full.id] = article_from_row(full)
-                    await breathe()
+            fetched = await articles_by_id(connection, [row.id for row in members if row.id not in stored])
+            stored.update(fetched)
+            read.update(fetched)
             articles = [(row.id, row.story_id, stored[row.id]) for row in members]
             carried: dict[int, list[Origin]] = {}
             for article_ids in _chunks([article_id for article_id, _, _ in articles]):

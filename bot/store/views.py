@@ -13,14 +13,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, exists, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
 from bot.aio import Breather
 from bot.news.models import Article, EventKind, Story
 from bot.news.visibility import PUBLIC
 from bot.store import schema
-from bot.store.news import _chunks, article_from_row, current_change, story_facts_from_row
+from bot.store.news import _chunks, articles_by_id, current_change, story_from_row
 
 _V = schema.story_views
 
@@ -143,7 +143,7 @@ class StoryViews:
     async def _read_scoped(self, query: Select[Any]) -> list[tuple[int, Story]]:
         async with self._engine.connect() as connection:
             rows = list(await connection.execute(query))
-            articles = await _articles(connection, {i for row in rows for i in json.loads(row.article_ids)})
+            articles = await articles_by_id(connection, {i for row in rows for i in json.loads(row.article_ids)})
         breathe = Breather()
         out = []
         for row in rows:
@@ -152,22 +152,11 @@ class StoryViews:
         return out
 
 
-async def _articles(connection: AsyncConnection, ids: Collection[int]) -> dict[int, Article]:
-    a = schema.articles
-    found: dict[int, Article] = {}
-    breathe = Breather()
-    for chunk in _chunks(sorted(ids)):
-        for row in await connection.execute(select(a).where(a.c.id.in_(chunk))):
-            found[row.id] = article_from_row(row)
-            await breathe()
-    return found
-
-
 def _story(row: Row[Any], articles: dict[int, Article]) -> Story:
-    return Story(
-        id=row.story_id,
-        **story_facts_from_row(row),
-        articles=tuple(articles[i] for i in json.loads(row.article_ids) if i in articles),
+    return story_from_row(
+        row,
+        row.story_id,
+        tuple(articles[i] for i in json.loads(row.article_ids) if i in articles),
         own_only=bool(row.own_only),
         fresh_from=row.fresh_from,
         fresh_seq=row.fresh_seq,

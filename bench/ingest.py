@@ -97,6 +97,19 @@ def worker_peak_rss_mb(work: Any) -> float:
     return max(peaks)
 
 
+def workers_cpu_seconds(work: Any) -> float:
+    """The CPU seconds (user and system) the worker processes have used so far (/proc, Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in work.pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime and stime, fields 14 and 15 of stat
+    return total
+
+
 # --- the measured processes ----------------------------------------------------------------------------------
 
 
@@ -140,9 +153,11 @@ async def first_poll(urls: list[str], database: str, servers: int, control: str 
     figures: dict[str, Any] = {"rss_before": rss_mb()}
     try:
         await warming
-        started = time.perf_counter()
+        started, cpu, workers_cpu = time.perf_counter(), time.process_time(), workers_cpu_seconds(work)
         report = await service.poll_once()
         figures["poll"] = time.perf_counter() - started
+        figures["cpu"] = time.process_time() - cpu
+        figures["workers_cpu"] = workers_cpu_seconds(work) - workers_cpu
         figures["timings"] = list(report.timings)
         figures["statuses"] = _count(source.status for source in report.sources)
         figures["stories"] = len(report.new_stories)
@@ -190,10 +205,11 @@ async def floor(urls: list[str]) -> dict[str, Any]:
             body = await response.read()
         entries += len(fastfeedparser.parse(body).entries)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
         await asyncio.gather(*(one(session, url) for url in urls))
-    return {"poll": time.perf_counter() - started, "entries": entries, "peak_rss": peak_rss_mb()}
+    poll = time.perf_counter() - started
+    return {"poll": poll, "cpu": time.process_time() - cpu, "entries": entries, "peak_rss": peak_rss_mb()}
 
 
 def child(args: argparse.Namespace) -> int:
@@ -221,11 +237,17 @@ class Series:
     poll: list[float] = field(default_factory=list)
     peak: list[float] = field(default_factory=list)
     stages: dict[str, list[float]] = field(default_factory=dict)
+    cpu: list[float] = field(default_factory=list)
+    workers_cpu: list[float] = field(default_factory=list)
     last: dict[str, Any] = field(default_factory=dict)
 
     def add(self, process: float, figures: dict[str, Any]) -> None:
         self.process.append(process)
         self.poll.append(figures["poll"])
+        if "cpu" in figures:
+            self.cpu.append(figures["cpu"])
+        if "workers_cpu" in figures:
+            self.workers_cpu.append(figures["workers_cpu"])
         if "peak_rss" in figures:
             self.peak.append(figures["peak_rss"])
         for stage, seconds in figures.get("timings", ()):
@@ -303,6 +325,10 @@ def measure(size: int, args: argparse.Namespace, reader: Path | None, reader_not
     elif size in args.reader_feeds:
         print(f"  reader 3.26: skipped ({reader_note})")
     print("  stages of our poll: " + ", ".join(f"{stage} {spread(times)}" for stage, times in ours.stages.items()))
+    print(
+        f"  CPU during the poll: ours {spread(ours.cpu)} in the bot's process and {spread(ours.workers_cpu)} in its "
+        f"workers; the floor {spread(base.cpu)}"
+    )
     parse, match = ours.stages.get("parse"), ours.stages.get("match")
     if parse and match:
         print(f"  match / parse: {min(match) / min(parse):.2f} (minima)")

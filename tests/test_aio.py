@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 
+import pytest
+
 from bot import aio
 
 
@@ -15,3 +17,55 @@ async def loop_module() -> str:
 def test_runs_on_uvloop_when_it_is_installed() -> None:
     expected = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     assert aio.run(loop_module()).split(".")[0] == expected
+
+
+# --- foreground work first ------------------------------------------------------------------------------------
+
+
+async def test_background_work_waits_while_foreground_work_runs() -> None:
+    foreground = aio.Foreground()
+    order: list[str] = []
+
+    async def command() -> None:
+        with foreground.claim():
+            await asyncio.sleep(0.05)
+            order.append("command answered")
+
+    async def poll_step() -> None:
+        await asyncio.sleep(0)  # the command has claimed the loop by now
+        await foreground.wait(limit=5)
+        order.append("poll went on")
+
+    await asyncio.gather(command(), poll_step())
+    assert order == ["command answered", "poll went on"]
+    assert not foreground.busy()
+
+
+async def test_a_wait_ends_after_its_limit_and_an_old_claim_stops_holding() -> None:
+    foreground = aio.Foreground(hold=0.2)
+    with foreground.claim():
+        started = asyncio.get_running_loop().time()
+        await foreground.wait(limit=0.05)  # a command that waits for what the background holds is not stuck
+        assert 0.04 <= asyncio.get_running_loop().time() - started < 0.15
+        assert foreground.busy()
+        await asyncio.sleep(0.25)
+        assert not foreground.busy()  # past Discord's deadline it has deferred: the poll goes on
+        started = asyncio.get_running_loop().time()
+        await foreground.wait(limit=5)
+        assert asyncio.get_running_loop().time() - started < 0.05
+
+
+async def test_a_breather_that_puts_foreground_first_holds_back_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    foreground = aio.Foreground()
+    monkeypatch.setattr(aio, "FOREGROUND", foreground)
+    polite, plain = aio.Breather(0, foreground_first=True), aio.Breather(0)
+    with foreground.claim():
+        started = asyncio.get_running_loop().time()
+        await plain()  # inside a transaction: it only lets the loop turn
+        assert asyncio.get_running_loop().time() - started < 0.05
+        waited = asyncio.create_task(polite())
+        await asyncio.sleep(0.05)
+        assert not waited.done()
+    await asyncio.wait_for(waited, 1)  # the command answered: the poll goes on

@@ -9,6 +9,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.aio import FOREGROUND
+
 
 def require_admin(interaction: discord.Interaction) -> bool:
     if interaction.guild is None:
@@ -47,7 +49,13 @@ def _control_characters(options: Any) -> bool:
 
 class Tree(app_commands.CommandTree[Any]):
     """The command tree, with one check before every command: text with control characters is refused at the
-    boundary (a NUL reaching PostgreSQL fails the query; none belongs in a topic, a name or an address)."""
+    boundary (a NUL reaching PostgreSQL fails the query; none belongs in a topic, a name or an address). Every
+    command and autocomplete runs in the foreground: a poll holds back until it has answered (bot.aio.Foreground).
+    """
+
+    async def _call(self, interaction: discord.Interaction[Any]) -> None:
+        with FOREGROUND.claim():
+            await super()._call(interaction)
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         data: Any = interaction.data or {}

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.aio import Breather
+from bot.aio import FOREGROUND, Breather
 from bot.news.matching import Tagging, Topic, default_topic
 from bot.news.models import Article, Entry, FetchResult, FetchStatus, Source, SourceState, Story
 from bot.news.stories import DEFAULT_WINDOW, Clusterer, StoryDraft, window_ranges
@@ -223,6 +223,7 @@ class Poller:
             state = states.get(source.url, SourceState())
             try:
                 async with slots:
+                    await FOREGROUND.wait()  # a slash command in flight goes first (bot.aio.Foreground)
                     result = await self._fetch(source, state)
                     fetched_until[0] = time.perf_counter() - started
                     outcome = await self._work_on(result, state, topics, now, since, explain, stages, lookups)
@@ -285,6 +286,7 @@ class Poller:
             )
         except WorkerDied as exc:
             return self._unusable(result, prior, str(exc))
+        await FOREGROUND.wait()
         stages.add("parse", parsed.seconds)
         stages.add("match", parsed.match_seconds)
         feed = parsed.feed
@@ -378,7 +380,7 @@ class Poller:
         with stages.timing("cluster"):
             articles = sorted(found.items(), key=lambda pair: (pair[1][0].published, pair[1][0].url))
             ranges = window_ranges((a.published for _, (a, _) in articles), self._window) if articles else []
-            breathe = Breather()
+            breathe = Breather(foreground_first=True)  # no transaction is open yet
             for story in await self._store.stories_in_window(clustering.uncovered(ranges)):
                 if story.id not in clustering.loaded:
                     clustering.loaded.add(story.id)
@@ -569,6 +571,7 @@ class _Saver:
                         while not self._done and len(self._pending) < poller._batch_feeds:
                             self._arrived.clear()
                             await self._arrived.wait()
+            await FOREGROUND.wait()
             batch, self._pending = self._pending, []
             self._arrived.clear()
             if batch:

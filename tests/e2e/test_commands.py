@@ -6,9 +6,12 @@ import asyncio
 from typing import Any
 
 import discord
+import pytest
 
 from bot.accords import Status, country_choices, find_events, kind_choices, list_members, load_knowledge
+from bot.aio import FOREGROUND
 from bot.discord_app.client import AccordWatchBot
+from bot.discord_app.cogs import members as members_cog
 from bot.discord_app.pager import REFUSAL
 from tests.discord_emulator.fixtures import EmulatorHandle
 from tests.discord_emulator.validation import check_commands
@@ -62,6 +65,23 @@ async def test_startup_logs_in_syncs_valid_commands_and_is_ready(emulator: Emula
     paths = [(e["method"], e["path"].split("/")[1]) for e in report["requests"]]
     assert paths[:3] == [("GET", "users"), ("GET", "oauth2"), ("PUT", "applications")]
     assert report["gateway"]["identifies"] == 1
+
+
+async def test_a_command_runs_in_the_foreground_so_a_poll_holds_back(
+    emulator: EmulatorHandle, bot: AccordWatchBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+
+    def members(*args: Any, **kwargs: Any) -> Any:
+        seen.append(FOREGROUND.busy())
+        return list_members(*args, **kwargs)
+
+    monkeypatch.setattr(members_cog, "list_members", members)
+    assert not FOREGROUND.busy()
+    answer = await emulator.ask("members")
+    assert answer["status"] == "answered"
+    assert seen == [True]
+    assert not FOREGROUND.busy()
 
 
 async def test_members_with_and_without_a_status(emulator: EmulatorHandle, bot: AccordWatchBot) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,9 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import aio
+from bot.aio import Foreground
+from bot.news import pipeline
 from bot.news.fetch import Fetcher, make_session
 from bot.news.matching import Topic, anchors
 from bot.news.models import FetchResult, FetchStatus, ParsedFeed, Source, SourceState
@@ -112,6 +116,22 @@ async def test_a_poll_groups_outlets_into_a_story_and_a_304_poll_changes_nothing
     assert again.new_stories == ()
     assert again.updated_stories == ()
     assert await store.story(story.id) == story
+
+
+async def test_a_poll_holds_back_while_a_slash_command_is_answered(
+    store: NewsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    foreground = Foreground(limit=30)  # no time limit within the test: only the command's end lets the poll go on
+    monkeypatch.setattr(aio, "FOREGROUND", foreground)
+    monkeypatch.setattr(pipeline, "FOREGROUND", foreground)
+    fetcher = ScriptedFetcher({BBC.url: rss(UAE_BBC), CNN.url: rss(UAE_CNN)})
+    with foreground.claim():
+        polling = asyncio.create_task(Poller(store, fetcher, lambda: NOW).poll([BBC, CNN]))
+        await asyncio.sleep(0.2)
+        assert fetcher.calls == []
+    report = await asyncio.wait_for(polling, 10)
+    assert sorted(fetcher.calls) == sorted([BBC.url, CNN.url])
+    assert len(report.new_stories) == 1
 
 
 async def test_known_articles_are_not_processed_again_and_new_ones_update_the_story(store: NewsStore) -> None:

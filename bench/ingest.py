@@ -18,7 +18,7 @@ Each size runs three times; each run starts three fresh processes in turn, so th
    due on a first poll), exit. Timed from spawning to exit ("process"), and inside, from the start of the poll
    ("poll"); the stages are the pipeline's own laps (`PollReport.timings`), whatever it reports; the
    peak RSS is the process's maximum resident set; the worker processes that parse and match (as in the bot: one
-   per core but one, `BENCH_WORKERS=n` to choose) are shown apart.
+   per core, `BENCH_WORKERS=n` to choose) are shown apart.
 2. The floor: aiohttp fetches of the same feeds (as many at once as our session allows) and fastfeedparser's parse
    of each body: what any poll must at least do. Timed the same way.
 3. reader 3.26 (lemon24/reader, installed once into a virtual environment in the temp folder if it is not there;
@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 RUNS = 3
-# the bot's (bot.app) by default: a worker process per core but one (1 to 4), niced below the loop's process
+# the bot's (bot.app) by default: a worker process per core (1 to 4), niced below the loop's process
 WORKERS = int(os.environ["BENCH_WORKERS"]) if os.environ.get("BENCH_WORKERS") else None
 READER = "reader==3.26"
 # reader's vendored feedparser imports sgmllib, which its requirements do not bring (feedparser's own do)

@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     POLL_INTERVAL: int = Field(default=600, ge=1, description="Default seconds between polls of a source")
     MAX_ARTICLE_AGE: int = Field(default=72, ge=0, description="Hours; older articles are never delivered")
     POLL_WORKERS: int | None = Field(
-        default=None, ge=1, le=64, description="Processes that parse and match feeds (default: cores but one, 1 to 4)"
+        default=None, ge=1, le=64, description="Processes that parse and match feeds (default: one per core, 1 to 4)"
     )
     SOURCES_FILE: Path | None = Field(default=None, description="TOML file replacing the built-in sources")
     SERVER_SOURCES_ALLOW: str = Field(

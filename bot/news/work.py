@@ -3,8 +3,8 @@
 Why a worker process: the loop that reads the news is the one that answers Discord, which wants an answer within
 3 seconds. Parsing a large body (lxml, then HTML to text) and matching hundreds of topics are pure CPU; in the loop's
 thread they delay every slash command by as long as they run (a 5 MB feed is several hundred milliseconds), and a
-thread gains nothing under the GIL. A process takes that work off the loop entirely: one per core but the loop's
-own (`default_workers`), each at a lower priority (`WORKER_NICENESS`), so the loop's process gets the CPU first
+thread gains nothing under the GIL. A process takes that work off the loop entirely: one per core
+(`default_workers`), each at a lower priority (`WORKER_NICENESS`), so the loop's process gets the CPU first
 whenever it has a command to answer. Only bodies in and compact results out cross the process boundary; both are
 small next to the work they stand for. A worker that dies (a hostile feed that exhausts it, a crash) breaks only
 the feeds it held: the pool is rebuilt and the poll goes on. Workers ignore SIGINT and SIGTERM: the bot decides
@@ -45,16 +45,17 @@ _T = TypeVar("_T")
 # Workers yield the CPU to the bot's own process: when both want a core, the loop that answers Discord wins (at
 # niceness 10 Linux gives a process a tenth of the share of one at 0).
 WORKER_NICENESS = 10
-# How many by default: a core is left to the bot's own process. A worker on every core makes a poll faster but
-# the loop busier (it stores what the workers send at their pace), and commands wait behind that: on two cores,
-# during a first poll of 500 feeds, two workers finished it in 2.5 s instead of 3.3 s, while slash commands were
-# answered at p50 118-168 ms instead of 33-112 ms (bench/ingest.py, bench/responsiveness.py). POLL_WORKERS chooses.
+# How many by default: one per core. The workers are niced and a poll holds back while a slash command is in
+# flight (bot.aio.Foreground), so a worker on every core costs commands nothing they notice: on two cores, during a
+# first poll of 2,000 feeds, two workers finished it in 13.8 s instead of 17.7 s, and commands were answered at
+# p50 44-68 ms (p99 96-222 ms) against 50-59 ms (p99 225-551 ms) with one (bench/responsiveness.py). Before commands
+# came first, a second worker made them wait: p50 60-265 ms. POLL_WORKERS chooses.
 MAX_WORKERS = 4  # a worker holds ~35 MB; past four the loop's own work (fetch, writes) bounds a poll
 
 
 def default_workers() -> int:
-    """One per usable core but one, at least one and at most `MAX_WORKERS`."""
-    return max(1, min(usable_cores() - 1, MAX_WORKERS))
+    """One per usable core, at most `MAX_WORKERS`."""
+    return max(1, min(usable_cores(), MAX_WORKERS))
 
 
 def usable_cores() -> int:

@@ -69,8 +69,8 @@ async def test_the_worker_process_gives_what_the_inline_work_gives() -> None:
         assert answer.feed.entries == inline.feed.entries
 
 
-def test_by_default_a_core_is_left_to_the_bots_own_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    for cores, workers in ((1, 1), (2, 1), (4, 3), (16, MAX_WORKERS)):
+def test_by_default_a_worker_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    for cores, workers in ((1, 1), (2, 2), (4, 4), (16, MAX_WORKERS)):
         monkeypatch.setattr("bot.news.work.usable_cores", lambda cores=cores: cores)
         assert default_workers() == workers
 

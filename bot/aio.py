@@ -41,7 +41,7 @@ class Foreground:
 
     Why: a command takes a dozen turns of the loop (the gateway's frame, the handler, its queries, the answer's
     request), and a poll queued work into every turn: on two cores, during a first poll of 2,000 feeds, commands
-    were answered at p50 65-265 ms against 9-38 ms idle (bench/responsiveness.py). The poll loses nothing it needs:
+    were answered at p50 56-265 ms against 7-41 ms idle (bench/responsiveness.py). The poll loses nothing it needs:
     its feeds are parsed in worker processes meanwhile, and it resumes as soon as the command has answered.
 
     Nothing waits forever: a claim stops holding background work back after `hold` seconds (Discord wants a first

@@ -46,8 +46,8 @@ _T = TypeVar("_T")
 # niceness 10 Linux gives a process a tenth of the share of one at 0).
 WORKER_NICENESS = 10
 # How many by default: one per core. The workers are niced and a poll holds back while a slash command is in
-# flight (bot.aio.Foreground), so a worker on every core costs commands nothing they notice: on two cores, during a
-# first poll of 2,000 feeds, two workers finished it in 13.8 s instead of 17.7 s, and commands were answered at
+# flight (bot.aio.Foreground), so a worker on every core costs commands nothing they notice: on two cores, a first
+# poll of 2,000 feeds ended 13.8 s after the bot started instead of 17.7 s, and commands meanwhile were answered at
 # p50 44-68 ms (p99 96-222 ms) against 50-59 ms (p99 225-551 ms) with one (bench/responsiveness.py). Before commands
 # came first, a second worker made them wait: p50 60-265 ms. POLL_WORKERS chooses.
 MAX_WORKERS = 4  # a worker holds ~35 MB; past four the loop's own work (fetch, writes) bounds a poll

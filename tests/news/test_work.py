@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +91,46 @@ async def test_each_worker_is_niced_below_the_bots_process() -> None:
         assert all(os.getpriority(os.PRIO_PROCESS, pid) == min(own + WORKER_NICENESS, 19) for pid in pids)
     finally:
         await work.close()
+
+
+# A bot that starts its workers, says their process ids, and waits to be killed.
+_BOT = """
+import asyncio, json, sys
+from bot.news.work import ProcessWork
+
+async def main():
+    work = ProcessWork(workers=2)
+    await work.warm_up()
+    print(json.dumps(work.pids()), flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped by whoever adopted it, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc (Linux)")
+def test_the_workers_end_when_the_bot_is_killed() -> None:
+    """SIGKILL (or the OOM killer) leaves the pool no chance to stop its workers: they must go by themselves."""
+    root = Path(__file__).resolve().parents[2]
+    bot = subprocess.Popen([sys.executable, "-c", _BOT], cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert bot.stdout is not None
+        pids = json.loads(bot.stdout.readline())
+        assert len(pids) == 2
+        assert all(_running(pid) for pid in pids)
+    finally:
+        bot.kill()
+        bot.wait()
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in pids)

@@ -117,6 +117,7 @@ async def first_poll(urls: list[str], database: str, servers: int, control: str 
     """Ours, inside its own process: migrations, then the poll the bot's job runs."""
     from datetime import UTC, datetime, timedelta
 
+    from bot.aio import settle_heap
     from bot.news.matching import Topic
     from bot.news.models import Source
     from bot.news.service import NewsService
@@ -153,6 +154,7 @@ async def first_poll(urls: list[str], database: str, servers: int, control: str 
     figures: dict[str, Any] = {"rss_before": rss_mb()}
     try:
         await warming
+        settle_heap()  # as the bot does once it is up (bot.app): what start-up made is never collected again
         started, cpu, workers_cpu = time.perf_counter(), time.process_time(), workers_cpu_seconds(work)
         report = await service.poll_once()
         figures["poll"] = time.perf_counter() - started

@@ -14,6 +14,7 @@ Choices, and why:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
@@ -150,8 +151,12 @@ def _canonical_parsed(url: str) -> str:
     return urlunsplit(("https", host, path, query, ""))
 
 
+@functools.lru_cache(maxsize=16384)
 def host_of(url: str) -> str:
-    """The outlet key of a URL: its lower-cased host without `www.` ("" when there is none)."""
+    """The outlet key of a URL: its lower-cased host without `www.` ("" when there is none).
+
+    Cached: a story's facts count its outlets by host each time it grows, and a large story's articles were parsed
+    again every time (a fifth of the views' refresh at 2,000 feeds)."""
     try:
         host = urlsplit(url.strip()).hostname or ""
     except ValueError:

@@ -91,7 +91,10 @@ def _view(
     now: datetime,
 ) -> View:
     # What the scope saw first is when *it* first saw each article (a public copy can come later than a private one).
-    articles = [dataclasses.replace(s.article, first_seen=o.seen_at) for s, o in visible]
+    articles = [
+        s.article if s.article.first_seen == o.seen_at else dataclasses.replace(s.article, first_seen=o.seen_at)
+        for s, o in visible
+    ]
     fresh = [o for s, o in visible if max_age is None or o.seen_at - s.article.published <= max_age]
     own_only = all(o.origin != OPERATOR for s, o in visible)
     return View(

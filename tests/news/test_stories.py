@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -136,6 +137,21 @@ def test_an_event_whose_country_is_not_named_joins_by_similar_titles() -> None:
     ) == [True, False]
 
 
+def test_a_placement_says_why_it_joined() -> None:
+    clusterer = Clusterer()
+    first, second = clusterer.place(UAE_1), clusterer.place(UAE_2)
+    assert first.reason.startswith("new story: its event, ")
+    assert second.reason.startswith("joined a story: same event as the story's article: ")
+    assert UAE_1.event is not None
+    assert second.reason.endswith(f"{UAE_1.event.kind.value} ({' '.join(UAE_1.event.countries)})")
+    clusterer = Clusterer()
+    clusterer.place(article("Morocco court rules on football transfers", "https://x.ma/1", "X", tagged=False))
+    alike = clusterer.place(
+        article("Morocco court rules on football transfer fees", "https://y.ma/2", "Y", tagged=False)
+    )
+    assert re.fullmatch(r"joined a story: similar titles \(1\.00, \d words shared\)", alike.reason)
+
+
 def test_reactions_and_commentary_join_the_events_story() -> None:
     clusterer = Clusterer()
     clusterer.place(article("Kazakhstan to join Abraham Accords, Trump says", "https://a.example/kz", "A"))
@@ -150,7 +166,8 @@ def test_reactions_and_commentary_join_the_events_story() -> None:
     assert reaction.event is None
     placement = clusterer.place(reaction)
     assert not placement.new_story
-    assert "reaction" in placement.reason
+    assert placement.reason.startswith("joined a story: no event of its own, about KZ like the story's ")
+    assert placement.reason.endswith(": a reaction")
 
 
 def test_what_others_say_about_a_country_is_not_what_it_says_or_does() -> None:

@@ -20,11 +20,12 @@ from bot.aio import Foreground
 from bot.news import pipeline
 from bot.news.fetch import Fetcher, make_session
 from bot.news.matching import Topic, anchors
-from bot.news.models import FetchResult, FetchStatus, ParsedFeed, Source, SourceState
+from bot.news.models import Article, FetchResult, FetchStatus, ParsedFeed, Source, SourceState
 from bot.news.parse import parse_feed
 from bot.news.pipeline import Poller
 from bot.news.textnorm import normalize
 from bot.news.topics import default_query, parse_query
+from bot.news.visibility import OPERATOR, seen_key
 from bot.store.news import NewsStore, SavedPoll
 
 NOW = datetime(2020, 8, 14, 6, 0, tzinfo=UTC)
@@ -132,6 +133,43 @@ async def test_a_poll_holds_back_while_a_slash_command_is_answered(
     report = await asyncio.wait_for(polling, 10)
     assert sorted(fetcher.calls) == sorted([BBC.url, CNN.url])
     assert len(report.new_stories) == 1
+
+
+async def test_a_poll_writes_an_article_two_feeds_in_flight_carried_once_and_keeps_only_matching_keys(
+    store: NewsStore,
+) -> None:
+    """Two feeds looked their entries up before either was written (both were new then) and are written in
+    separate batches: the second batch must not store the matching article again. What the poll keeps to know
+    that is the keys of matching articles only (a first poll's other keys are 96% of them)."""
+    poller = Poller(store, ScriptedFetcher({}), lambda: NOW)
+    saver = pipeline._Saver(poller, pipeline._Stages(), NOW, explain=False)
+    link = "https://cnn.example/uae"
+    article = Article(link, UAE_CNN[0], "", "CNN", NOW, NOW, CNN.url, ("AE", "IL"), topics=("accords",))
+    matching = seen_key(OPERATOR, link)
+    others = {seen_key(OPERATOR, f"https://bbc.example/{n}"): NOW for n in range(3)}
+    state = SourceState(last_status=200, last_attempt=NOW, last_success=NOW)
+    first = pipeline._FeedOutcome(
+        BBC,
+        state,
+        pipeline.SourceReport(BBC.url, "ok"),
+        keys={**others, matching: NOW},
+        found=[pipeline._Found(link, article, OPERATOR)],
+    )
+    await saver._write([first])
+    assert saver._seen == {matching}
+    second = pipeline._FeedOutcome(
+        CNN,
+        state,
+        pipeline.SourceReport(CNN.url, "ok"),
+        keys={matching: NOW, next(iter(others)): NOW},
+        found=[pipeline._Found(link, article, OPERATOR)],
+    )
+    await saver._write([second])
+    assert second.found == []
+    (story,) = saver.new.values()
+    assert [a.url for a in story.articles] == [link]
+    assert saver.updated == {}
+    assert await store.known_identities([*others, matching]) == {*others, matching}
 
 
 async def test_known_articles_are_not_processed_again_and_new_ones_update_the_story(store: NewsStore) -> None:

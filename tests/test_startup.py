@@ -99,7 +99,8 @@ def test_server_sources_allow_is_parsed_into_networks(monkeypatch: pytest.Monkey
 async def test_poll_workers_start_with_the_bot_below_its_priority(tmp_path: Path) -> None:
     """POLL_WORKERS worker processes are up before the first poll, each niced below the bot's own process."""
     from bot.app import opened
-    from bot.news.work import WORKER_NICENESS, ProcessWork
+    from bot.news.jobs import WORKER_NICENESS
+    from bot.news.work import ProcessWork
 
     settings = load_settings(
         env_file=None, DISCORD_TOKEN="abc", DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}", POLL_WORKERS=3
@@ -117,3 +118,12 @@ async def test_poll_workers_start_with_the_bot_below_its_priority(tmp_path: Path
         assert len(pids) == 3
         assert priorities == {min(own + WORKER_NICENESS, 19)}
         assert await core.news.store.last_fetch() is None  # started ahead of any poll, not by one
+
+
+def test_the_command_line_imports_nothing_heavy_before_it_runs() -> None:
+    """Each worker process that parses feeds is spawned and runs bot/__main__.py again as `__mp_main__`: what it
+    imports at its top, every worker holds (pydantic there made each worker 55 MB instead of 30)."""
+    heavy = ("asyncio", "pydantic", "discord", "sqlalchemy", "aiohttp", "lxml")
+    code = f"import sys, bot.__main__; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    found = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert found.stdout.split() == []

@@ -9,7 +9,7 @@ are saved in small batches while the rest are still in flight, so that
   the event loop that answers Discord.
 Order of work for one feed, and why:
 - fetch (the fetcher limits concurrency per host and never raises; a stray exception becomes a failed result);
-- parse and match topics in one job of `work` (bot.news.work.parse_and_tag_body: the feed crosses the process
+- parse and match topics in one job of `work` (bot.news.jobs.parse_and_tag_body: the feed crosses the process
   boundary once, and only what matched comes back in full); a body that cannot be parsed makes its source fail,
   with the parser's reason;
 - drop the entries this origin carried before (`seen_articles`; the feeds that arrive while a lookup runs share
@@ -34,12 +34,13 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.aio import FOREGROUND, Breather
+from bot.news.jobs import ParsedBody, ParseFeed, TopicSet
 from bot.news.matching import Tagging, Topic, default_topic
 from bot.news.models import Article, Entry, FetchResult, FetchStatus, Source, SourceState, Story
 from bot.news.stories import DEFAULT_WINDOW, Clusterer, StoryDraft, window_ranges
 from bot.news.urls import canonical_url, host_of, split_outlet_suffix
 from bot.news.visibility import OPERATOR, seen_key
-from bot.news.work import FeedWork, InlineWork, ParsedBody, ParseFeed, TopicSet, WorkerDied
+from bot.news.work import FeedWork, InlineWork, WorkerDied
 from bot.store.news import NewsStore, SavedPoll
 
 log = logging.getLogger(__name__)

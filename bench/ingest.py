@@ -29,8 +29,8 @@ Printed: min and median of each, the ratios of the minima (ours / floor, reader 
 
 from __future__ import annotations
 
+# Only light imports here: each worker process runs this file again (spawned), as the bot's run bot/__main__.py.
 import argparse
-import asyncio
 import json
 import os
 import resource
@@ -115,6 +115,7 @@ def workers_cpu_seconds(work: Any) -> float:
 
 async def first_poll(urls: list[str], database: str, servers: int, control: str | None) -> dict[str, Any]:
     """Ours, inside its own process: migrations, then the poll the bot's job runs."""
+    import asyncio
     from datetime import UTC, datetime, timedelta
 
     from bot.aio import settle_heap
@@ -196,6 +197,8 @@ def _count(values: Iterable[str]) -> dict[str, int]:
 
 async def floor(urls: list[str]) -> dict[str, Any]:
     """The least a poll does: fetch every feed (as many at once as our session allows) and parse each body."""
+    import asyncio
+
     import aiohttp
     import fastfeedparser
 

@@ -113,6 +113,16 @@ def workers_cpu_seconds(work: Any) -> float:
 # --- the measured processes ----------------------------------------------------------------------------------
 
 
+async def loop_lags(lags: list[float], interval: float = 0.005) -> None:
+    """How late the event loop wakes a task that sleeps `interval` (what a slash command waits), until cancelled."""
+    import asyncio
+
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(interval)
+        lags.append(time.perf_counter() - started - interval)
+
+
 async def first_poll(urls: list[str], database: str, servers: int, control: str | None) -> dict[str, Any]:
     """Ours, inside its own process: migrations, then the poll the bot's job runs."""
     import asyncio
@@ -157,8 +167,14 @@ async def first_poll(urls: list[str], database: str, servers: int, control: str 
         await warming
         settle_heap()  # as the bot does once it is up (bot.app): what start-up made is never collected again
         started, cpu, workers_cpu = time.perf_counter(), time.process_time(), workers_cpu_seconds(work)
+        lags: list[float] = []
+        probe = asyncio.create_task(loop_lags(lags))
         report = await service.poll_once()
         figures["poll"] = time.perf_counter() - started
+        probe.cancel()
+        figures["lag_max"] = max(lags, default=0.0)
+        figures["lags_over_50ms"] = sum(lag > 0.05 for lag in lags)
+        figures["lags"] = len(lags)
         figures["cpu"] = time.process_time() - cpu
         figures["workers_cpu"] = workers_cpu_seconds(work) - workers_cpu
         figures["timings"] = list(report.timings)
@@ -243,6 +259,8 @@ class Series:
     peak: list[float] = field(default_factory=list)
     stages: dict[str, list[float]] = field(default_factory=dict)
     cpu: list[float] = field(default_factory=list)
+    lag_max: list[float] = field(default_factory=list)
+    lags_over: list[int] = field(default_factory=list)
     workers_cpu: list[float] = field(default_factory=list)
     last: dict[str, Any] = field(default_factory=dict)
 
@@ -251,6 +269,9 @@ class Series:
         self.poll.append(figures["poll"])
         if "cpu" in figures:
             self.cpu.append(figures["cpu"])
+        if "lag_max" in figures:
+            self.lag_max.append(figures["lag_max"])
+            self.lags_over.append(figures["lags_over_50ms"])
         if "workers_cpu" in figures:
             self.workers_cpu.append(figures["workers_cpu"])
         if "peak_rss" in figures:
@@ -334,6 +355,13 @@ def measure(size: int, args: argparse.Namespace, reader: Path | None, reader_not
         f"  CPU during the poll: ours {spread(ours.cpu)} in the bot's process and {spread(ours.workers_cpu)} in its "
         f"workers; the floor {spread(base.cpu)}"
     )
+    if ours.lag_max:
+        holds = [lag * 1000 for lag in ours.lag_max]
+        print(
+            f"  the event loop during our poll (a task waking every 5 ms): longest wait {max(holds):.0f} ms "
+            f"(runs: {', '.join(f'{hold:.0f}' for hold in holds)}), waits over 50 ms: "
+            f"{', '.join(str(count) for count in ours.lags_over)} of {ours.last['lags']} (last run)"
+        )
     parse, match = ours.stages.get("parse"), ours.stages.get("match")
     if parse and match:
         print(f"  match / parse: {min(match) / min(parse):.2f} (minima)")

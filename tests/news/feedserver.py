@@ -38,6 +38,7 @@ class Recorded:
     path: str
     headers: Mapping[str, str]
     at: float  # the event loop's time when the request arrived
+    peer: object = None  # the client's address and port: a new port is a new connection
 
 
 class FeedServer:
@@ -85,7 +86,8 @@ class FeedServer:
             await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(Recorded(request.path, dict(request.headers), asyncio.get_running_loop().time()))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.requests.append(Recorded(request.path, dict(request.headers), asyncio.get_running_loop().time(), peer))
         self.active += 1
         self._idle.clear()
         self.max_active = max(self.max_active, self.active)

@@ -172,6 +172,24 @@ async def test_a_poll_writes_an_article_two_feeds_in_flight_carried_once_and_kee
     assert await store.known_identities([*others, matching]) == {*others, matching}
 
 
+async def test_a_poll_of_many_sources_keeps_tasks_only_for_those_in_flight(store: NewsStore) -> None:
+    """2,000 waiting tasks were 10,000 objects for the garbage collector to scan again and again during a poll."""
+    sources = [Source(f"https://outlet{n}.example/rss", f"Outlet {n}") for n in range(200)]
+    tasks: list[int] = []
+
+    class Counting(ScriptedFetcher):
+        async def fetch(self, source: Source, state: SourceState) -> FetchResult:
+            tasks.append(len(asyncio.all_tasks()))
+            await asyncio.sleep(0.001)
+            return await super().fetch(source, state)
+
+    fetcher = Counting({s.url: rss((OFF_TOPIC[0], s.url + "/1", OFF_TOPIC[2])) for s in sources})
+    report = await Poller(store, fetcher, lambda: NOW, concurrency=8).poll(sources)
+    assert [s.status for s in report.sources] == ["ok"] * 200
+    assert len(tasks) == 200
+    assert max(tasks) <= 8 + 5  # the sources in flight, the poll, its saver and lookups, the test
+
+
 async def test_known_articles_are_not_processed_again_and_new_ones_update_the_story(store: NewsStore) -> None:
     first = await Poller(store, ScriptedFetcher({BBC.url: rss(UAE_BBC, OFF_TOPIC)}), lambda: NOW).poll([BBC])
     (story,) = first.new_stories

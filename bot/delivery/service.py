@@ -129,8 +129,8 @@ class Delivery:
         self._clock = clock
         self._max_age = max_article_age if max_article_age else None  # 0 turns the check off
         self._source_cap = source_cap
-        # min_outlets -> (signature of the public views, the reported stories with their independent outlets)
-        self._reported: dict[int, tuple[tuple[object, ...], list[tuple[Story, tuple[str, ...]]]]] = {}
+        # min_outlets -> story id -> (the change number of its public view when read, the story, its outlets)
+        self._reported: dict[int, dict[int, tuple[int, Story, tuple[str, ...]]]] = {}
 
     # --- topics ----------------------------------------------------------------------------------------------
 
@@ -660,20 +660,24 @@ class Delivery:
 
     async def _reported_stories(self, min_outlets: int) -> list[tuple[Story, tuple[str, ...]]]:
         """The public stories of reported accessions with at least `min_outlets` independent outlets, and those
-        outlets. /timeline and /members show them on every call, and reading hundreds of stories with their
-        articles costs more than the rest of the answer: they are read again only when the public views of such
-        stories changed (the signature is one aggregate query)."""
-        signature = await self.views.reported_signature(_REPORTED_KINDS, min_outlets)
-        cached = self._reported.get(min_outlets)
-        if cached is not None and cached[0] == signature:
-            return cached[1]
-        found = []
-        for story in await self.views.reported(_REPORTED_KINDS, min_outlets):
-            outlets = _independent_outlets(story)
-            if story.event is not None and len(outlets) >= min_outlets:
-                found.append((story, outlets))
-        self._reported[min_outlets] = (signature, found)
-        return found
+        outlets, newest first. /timeline and /members show them on every call, and reading hundreds of stories with
+        their articles costs more than the rest of the answer: a story is read again only when its public view
+        changed (its change number, read for all of them in one query without articles). During a poll, when views
+        change every few seconds, a command reads the few that changed instead of all of them again."""
+        versions = await self.views.reported_versions(_REPORTED_KINDS, min_outlets)
+        cached = self._reported.get(min_outlets, {})
+        kept = {story_id: entry for story_id, entry in cached.items() if versions.get(story_id) == entry[0]}
+        changed = [story_id for story_id in versions if story_id not in kept]
+        if changed:
+            read = await self.views.reported(_REPORTED_KINDS, min_outlets, only=None if not kept else changed)
+            for story in read:
+                # the version listed before the read: a story changed in between is read again next time
+                kept[story.id] = (versions.get(story.id, -1), story, _independent_outlets(story))
+        self._reported[min_outlets] = kept
+        ordered = sorted(kept.values(), key=lambda entry: (entry[1].published, entry[1].id), reverse=True)
+        return [
+            (story, outlets) for _, story, outlets in ordered if story.event is not None and len(outlets) >= min_outlets
+        ]
 
     # --- status and member queries ---------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
@@ -118,24 +118,37 @@ class StoryViews:
             out[guild_id] = [story for story in merged if story.last_seen >= seen_since]
         return out
 
-    async def reported(self, kinds: Iterable[EventKind], min_outlets: int) -> list[Story]:
+    async def reported(
+        self, kinds: Iterable[EventKind], min_outlets: int, *, only: Collection[int] | None = None
+    ) -> list[Story]:
         """Public stories of these event kinds with at least `min_outlets` independent outlets, newest first: what
-        may become a "reported" fact (a server's own sources never do)."""
+        may become a "reported" fact (a server's own sources never do). With `only`, just these stories."""
         query = (
             select(_V)
-            .where(_V.c.scope == PUBLIC, _V.c.event_kind.in_([k.value for k in kinds]))
-            .where(_V.c.outlet_count >= min_outlets)
+            .where(*self._reported_where(kinds, min_outlets))
             .order_by(_V.c.published.desc(), _V.c.story_id.desc())
         )
-        return await self._read(query)
+        if only is None:
+            return await self._read(query)
+        found: list[Story] = []
+        for chunk in _chunks(sorted(only), 500):
+            found.extend(await self._read(query.where(_V.c.story_id.in_(chunk))))
+        return sorted(found, key=lambda story: (story.published, story.id), reverse=True)
 
-    async def reported_signature(self, kinds: Iterable[EventKind], min_outlets: int) -> tuple[object, ...]:
-        """Changes whenever a public story of these kinds is added, grows or changes."""
-        query = select(func.count(), func.max(_V.c.seq), func.sum(_V.c.outlet_count), func.max(_V.c.story_id))
-        query = query.where(_V.c.scope == PUBLIC, _V.c.event_kind.in_([k.value for k in kinds]))
-        query = query.where(_V.c.outlet_count >= min_outlets)
+    async def reported_versions(self, kinds: Iterable[EventKind], min_outlets: int) -> dict[int, int]:
+        """The change number of each view `reported` would read, by story: which changed since a caller read them,
+        in one query that reads no article."""
+        query = select(_V.c.story_id, _V.c.seq).where(*self._reported_where(kinds, min_outlets))
         async with self._engine.connect() as connection:
-            return tuple((await connection.execute(query)).one())
+            return {row.story_id: row.seq for row in await connection.execute(query)}
+
+    @staticmethod
+    def _reported_where(kinds: Iterable[EventKind], min_outlets: int) -> tuple[Any, ...]:
+        return (
+            _V.c.scope == PUBLIC,
+            _V.c.event_kind.in_([k.value for k in kinds]),
+            _V.c.outlet_count >= min_outlets,
+        )
 
     async def _read(self, query: Select[Any]) -> list[Story]:
         return [story for _, story in await self._read_scoped(query)]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery.service import Delivery, DeliveryError
-from bot.news.models import EventKind, Source, SourceState
+from bot.news.models import EventKind, Source, SourceState, Story
 from bot.store.news import NewsStore
 from tests.delivery.conftest import GUILD, OTHER_GUILD, Clock, Stories, article
 
@@ -110,6 +111,38 @@ async def test_reported_events_need_two_independent_outlets(delivery: Delivery, 
     (member,) = await delivery.reported_members()
     assert (member.country.name, member.kind, member.story_id) == ("Kazakhstan", EventKind.JOINED, two_hosts.id)
     assert len(await delivery.reported_events(min_outlets=3)) == 0
+
+
+async def test_reported_stories_are_read_again_only_when_their_view_changed(
+    delivery: Delivery, stories: Stories, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/members and /timeline ask on every call; during a poll a few stories change among hundreds."""
+    kazakhstan = await stories.add(
+        article("a.example", seen=clock.now, outlet="Reuters", path="k"),
+        article("b.example", seen=clock.now, outlet="AP", path="k"),
+    )
+    await stories.add(
+        article("d.example", "Somaliland to join the accords", seen=clock.now, country="SOMALILAND", path="s"),
+        article("e.example", "Somaliland to join the accords", seen=clock.now, country="SOMALILAND", path="s"),
+    )
+    reads: list[list[int]] = []
+    reported = delivery.views.reported
+
+    async def counted(*args: Any, **kwargs: Any) -> list[Story]:
+        found = await reported(*args, **kwargs)
+        reads.append([story.id for story in found])
+        return found
+
+    monkeypatch.setattr(delivery.views, "reported", counted)
+    assert len(await delivery.reported_members()) == 2
+    assert len(await delivery.reported_members()) == 2
+    assert [len(read) for read in reads] == [2]  # the first call read both; the second, nothing
+    clock.advance(hours=1)
+    await stories.grow(kazakhstan, article("c.example", seen=clock.now, outlet="AFP", path="k"))
+    members = {member.country.key: member for member in await delivery.reported_members()}
+    assert members["KZ"].outlets == ("Reuters", "AP", "AFP")
+    assert set(members) == {"KZ", "SOMALILAND"}
+    assert reads[1:] == [[kazakhstan.id]]  # only the story that grew
 
 
 async def test_reported_events_follow_new_and_growing_stories(

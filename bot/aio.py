@@ -118,17 +118,15 @@ class Breather:
         self._foreground_first = foreground_first
 
     async def __call__(self) -> None:
-        now = time.perf_counter()
-        if now - self._since >= self._slice:
-            if self._foreground_first and FOREGROUND.busy():
-                await FOREGROUND.wait()
-            else:
-                await asyncio.sleep(0)
-            self._since = time.perf_counter()
-        elif now - self._since >= FOREGROUND_SLICE and FOREGROUND.busy():
-            # a command is in flight: shorter slices, so that each of its turns of the loop waits less
-            await (FOREGROUND.wait() if self._foreground_first else asyncio.sleep(0))
-            self._since = time.perf_counter()
+        elapsed = time.perf_counter() - self._since
+        # while a command is in flight, shorter slices: each of its turns of the loop waits less
+        if elapsed < self._slice and not (elapsed >= FOREGROUND_SLICE and FOREGROUND.busy()):
+            return
+        if self._foreground_first and FOREGROUND.busy():
+            await FOREGROUND.wait()
+        else:
+            await asyncio.sleep(0)
+        self._since = time.perf_counter()
 
 
 def settle_heap() -> None:

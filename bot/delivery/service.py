@@ -660,10 +660,10 @@ class Delivery:
 
     async def _reported_stories(self, min_outlets: int) -> list[tuple[Story, tuple[str, ...]]]:
         """The public stories of reported accessions with at least `min_outlets` independent outlets, and those
-        outlets, newest first. /timeline and /members show them on every call, and reading hundreds of stories with
-        their articles costs more than the rest of the answer: a story is read again only when its public view
-        changed (its change number, read for all of them in one query without articles). During a poll, when views
-        change every few seconds, a command reads the few that changed instead of all of them again."""
+        outlets, newest first. The members and timeline answers show them on every call, and reading hundreds of
+        stories with their articles costs more than the rest of the answer: a story is read again only when its
+        public view changed (its change number, read for all of them in one query without articles). During a poll,
+        when views change every few seconds, an answer reads the few that changed instead of all of them again."""
         versions = await self.views.reported_versions(_REPORTED_KINDS, min_outlets)
         cached = self._reported.get(min_outlets, {})
         kept = {story_id: entry for story_id, entry in cached.items() if versions.get(story_id) == entry[0]}

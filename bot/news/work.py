@@ -11,8 +11,7 @@ the feeds it held: the pool is rebuilt and the poll goes on. Workers ignore SIGI
 when to stop.
 
 The work itself, and what runs in a worker process, is bot.news.jobs. `InlineWork` does the same work in the
-caller's thread, for `python -m bot check` and tests, where nothing else
-waits on the loop.
+caller's thread, for `python -m bot check` and tests, where nothing else waits on the loop.
 """
 
 from __future__ import annotations

@@ -130,6 +130,7 @@ async def first_poll(urls: list[str], database: str, servers: int, control: str 
     import asyncio
     from datetime import UTC, datetime, timedelta
 
+    from bot.accords import load_knowledge
     from bot.aio import settle_heap
     from bot.news.matching import Topic
     from bot.news.models import Source
@@ -143,6 +144,7 @@ async def first_poll(urls: list[str], database: str, servers: int, control: str 
     # its first poll comes after; so "poll" starts with the workers up, and "process" counts their start.
     work = ProcessWork(workers=WORKERS)
     warming = asyncio.create_task(work.warm_up())
+    load_knowledge()  # as the bot reads it at start
     engine = create_engine(f"sqlite:///{database}")
     await migrate(engine)
     topics: list[Topic] = []

@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import cast
@@ -35,14 +36,24 @@ class DatasetError(Exception):
 def load_knowledge(path: Path | None = None) -> Knowledge:
     """Read and validate the dataset: the one shipped in the package unless `path` names another."""
     if path is None:
-        name = "accords.toml"
-        text = resources.files("bot.accords").joinpath("data", "accords.toml").read_text(encoding="utf-8")
-    else:
-        name = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise DatasetError(f"{name}: cannot be read: {error}") from error
+        return _shipped_knowledge()
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise DatasetError(f"{name}: cannot be read: {error}") from error
+    return _parse_text(name, text)
+
+
+@cache
+def _shipped_knowledge() -> Knowledge:
+    """Read once: `Knowledge` is immutable, and its first use during a poll (the clusterer's accessions) took
+    20-35 ms of the event loop, a stall a slash command would wait out; the bot reads it at start instead."""
+    text = resources.files("bot.accords").joinpath("data", "accords.toml").read_text(encoding="utf-8")
+    return _parse_text("accords.toml", text)
+
+
+def _parse_text(name: str, text: str) -> Knowledge:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -145,3 +145,8 @@ def test_a_duplicate_member_is_refused(tmp_path: Path) -> None:
 def test_an_unreadable_file_is_a_dataset_error(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="cannot be read"):
         load_knowledge(tmp_path / "missing.toml")
+
+
+def test_the_shipped_dataset_is_read_once() -> None:
+    """The bot reads it at start; a later use (the clusterer's accessions, during a poll) must not read it again."""
+    assert load_knowledge() is load_knowledge()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -15,6 +15,7 @@ from bot.store import schema
 from bot.store.news import NewsStore
 
 T0 = datetime(2020, 8, 13, 16, 0, tzinfo=UTC)
+MICRO = timedelta(microseconds=1)
 
 
 def art(url: str, title: str, at: datetime, outlet: str = "BBC", country: str = "AE") -> Article:
@@ -174,3 +175,25 @@ async def test_many_identities_are_looked_up_in_chunks(engine: AsyncEngine) -> N
     assert await store.known_identities(asked) == {f"id:{i}" for i in range(4000, 5000)}
     assert await store.forget_seen_before(T0 + timedelta(seconds=1)) == 5000
     assert await store.known_identities(asked) == set()
+
+
+async def test_seen_keys_are_stored_as_the_column_type_stores_times(engine: AsyncEngine) -> None:
+    """save_poll writes seen keys through the driver: their times must read back, compare and expire exactly as a
+    time written through SQLAlchemy's column type, to the microsecond and whatever zone they were given in."""
+    store = NewsStore(engine)
+    gulf = timezone(timedelta(hours=4))
+    async with engine.begin() as connection:  # through the column's type, as every other time is written
+        await connection.execute(schema.seen_articles.insert().values(identity="core", first_seen=T0 + MICRO))
+    await store.save_poll(
+        seen={"early": T0.astimezone(gulf), "late": (T0 + 2 * MICRO).astimezone(gulf), "utc": T0 + 3 * MICRO},
+        drafts=[],
+        identities={},
+    )
+    async with engine.connect() as connection:
+        rows = {row.identity: row.first_seen for row in await connection.execute(select(schema.seen_articles))}
+    assert rows == {"core": T0 + MICRO, "early": T0, "late": T0 + 2 * MICRO, "utc": T0 + 3 * MICRO}
+    assert all(when.tzinfo is UTC for when in rows.values())
+    assert await store.known_identities(["core", "early", "late", "utc", "never"]) == {"core", "early", "late", "utc"}
+    assert await store.forget_seen_before(T0 + MICRO) == 1  # "early" only: "core" is not before its own time
+    assert await store.forget_seen_before(T0 + 2 * MICRO) == 1  # "core"
+    assert await store.known_identities(["core", "early", "late", "utc"]) == {"late", "utc"}

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Row, Table, and_, delete, func, or_, select, update
@@ -577,16 +578,13 @@ async def _insert_seen(connection: AsyncConnection, seen: Mapping[str, datetime]
     Why not `_insert_new`: SQLAlchemy binds each row through the column's types (`UtcDateTime`, then the dialect's
     own), which was two thirds of this insert's time and held the event loop; here the times are converted once
     to what those types would store (`_stored_time`; tests/store/test_news_store.py reads them back)."""
-    if not seen:
-        return
-    if connection.dialect.name == "postgresql":
-        statement = _SEEN_INSERT_PG
-        rows: list[tuple[str, Any]] = [(key, _utc(when)) for key, when in seen.items()]
-    else:
-        statement = _SEEN_INSERT_SQLITE
-        rows = [(key, _stored_time(when)) for key, when in seen.items()]
-    for chunk in _chunks(rows, _WRITE_CHUNK):
-        await connection.exec_driver_sql(statement, list(chunk))
+    postgres = connection.dialect.name == "postgresql"
+    statement = _SEEN_INSERT_PG if postgres else _SEEN_INSERT_SQLITE
+    stored = _utc if postgres else _stored_time
+    items = iter(seen.items())
+    # chunk by chunk, converting included: converting a batch's 20,000 keys at once held the loop 50-70 ms
+    while chunk := [(key, stored(when)) for key, when in islice(items, _WRITE_CHUNK)]:
+        await connection.exec_driver_sql(statement, chunk)
         await asyncio.sleep(0)
 
 

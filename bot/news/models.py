@@ -109,6 +109,24 @@ class DetectedEvent:
     countries: tuple[str, ...]  # country keys (bot.countries) the event is about, most relevant first
 
 
+_SHARED_EVENTS: dict[DetectedEvent, DetectedEvent] = {}
+_SHARED_EVENTS_MOST = 4096
+
+
+def shared_event(event: DetectedEvent | None) -> DetectedEvent | None:
+    """One object for equal events. Why: every article the bot's process holds came from a worker or a row with an
+    event of its own; a first poll of 2,000 feeds held 7,343 of a few dozen distinct events, a sixth of the objects
+    each full collection walks while the event loop waits."""
+    if event is None:
+        return None
+    found = _SHARED_EVENTS.get(event)
+    if found is None:
+        if len(_SHARED_EVENTS) >= _SHARED_EVENTS_MOST:
+            _SHARED_EVENTS.clear()
+        found = _SHARED_EVENTS[event] = event
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Article:
     """An entry after identity, relevance and tagging: what the store keeps and stories are made of."""

@@ -36,7 +36,7 @@ from typing import Protocol
 from bot.aio import FOREGROUND, Breather
 from bot.news.jobs import ParsedBody, ParseFeed, TopicSet
 from bot.news.matching import Tagging, Topic, default_topic
-from bot.news.models import Article, Entry, FetchResult, FetchStatus, Source, SourceState, Story
+from bot.news.models import Article, Entry, FetchResult, FetchStatus, Source, SourceState, Story, shared_event
 from bot.news.stories import DEFAULT_WINDOW, Clusterer, StoryDraft, window_ranges
 from bot.news.urls import canonical_url, host_of, split_outlet_suffix
 from bot.news.visibility import OPERATOR, seen_key
@@ -364,7 +364,7 @@ class Poller:
             first_seen=now,
             source_url=source.url,
             countries=tagging.countries if tagging else (),
-            event=tagging.event if tagging else None,
+            event=shared_event(tagging.event) if tagging else None,
             topics=tagging.topics if tagging else (),
             matched_terms=tagging.matched_terms if tagging else (),
         )

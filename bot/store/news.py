@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.aio import Breather
-from bot.news.models import Article, DetectedEvent, EventKind, Source, SourceState, Story
+from bot.news.models import Article, DetectedEvent, EventKind, Source, SourceState, Story, shared_event
 from bot.news.stories import StoryDraft, StoryFacts, outlet_key
 from bot.news.visibility import OPERATOR, Origin, SourcedArticle, View, build_views
 from bot.store import schema
@@ -41,7 +41,7 @@ def _event(kind: str | None, countries: str) -> DetectedEvent | None:
     if kind is None:
         return None
     try:
-        return DetectedEvent(EventKind(kind), _keys(countries))
+        return shared_event(DetectedEvent(EventKind(kind), _keys(countries)))
     except ValueError:  # a kind written by a newer version: shown as no event rather than failing a read
         return None
 

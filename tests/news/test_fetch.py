@@ -507,3 +507,26 @@ async def test_guarded_session_refuses_redirects_to_blocked_addresses(server: Fe
     assert to_name.error == "the host resolves to a private address (10.1.2.3)"
     assert to_v6.error == "the host resolves to a link-local address (::ffff:a9fe:a9fe)"
     assert server.hits("/secret") == []
+
+
+async def test_a_host_is_forgotten_once_its_fetches_and_spacing_are_over(
+    server: FeedServer, session: aiohttp.ClientSession, clock: Clock
+) -> None:
+    """Per-host state lasts while it matters (requests in flight, the spacing between starts), then goes: kept for
+    every host ever fetched, it grew with each source and lengthened every full collection."""
+    for index in range(3):
+        server.set(f"/s{index}", body=FEED)
+    fetch = fetcher(session, clock, host_min_interval=0.2)
+    first = await fetch.fetch(source(server.url("/s0")), SourceState())
+    assert first.status is FetchStatus.OK
+    assert fetch._next_start  # the spacing still holds: the next start waits for it
+    second = await fetch.fetch(source(server.url("/s1")), SourceState())
+    assert second.status is FetchStatus.OK
+    starts = [request.at for request in server.requests]
+    assert starts[1] - starts[0] >= 0.18
+    await asyncio.sleep(0.3)
+    assert fetch._semaphores == {}
+    assert fetch._next_start == {}
+    assert fetch._fetching == {}
+    third = await fetch.fetch(source(server.url("/s2")), SourceState())  # and a later fetch works as before
+    assert third.status is FetchStatus.OK

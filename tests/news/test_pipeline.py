@@ -415,3 +415,18 @@ async def test_feeds_that_arrive_together_share_a_seen_key_lookup(engine: AsyncE
     assert store.lookups <= 4  # one at a time, the feeds of each 20 ms and those waiting meanwhile together
     again = await poller.poll(sources, force=True)  # each feed's keys were answered as its own
     assert [s.new for s in again.sources] == [0] * 40
+
+
+async def test_articles_of_one_event_share_one_event_object(store: NewsStore) -> None:
+    """Each article once held its own copy of its event (a worker's, a row's): thousands of objects in a first poll
+    for a few dozen events, each walked by every full collection while the loop waits."""
+    fetcher = ScriptedFetcher({BBC.url: rss(UAE_BBC), CNN.url: rss(UAE_CNN), GDN.url: rss(UAE_GDN)})
+    (story,) = (await Poller(store, fetcher, lambda: NOW).poll([BBC, CNN, GDN])).new_stories
+    stored = await store.story(story.id)
+    assert stored is not None
+    for articles in (story.articles, stored.articles):
+        events = [article.event for article in articles if article.event is not None]
+        assert len(events) >= 2
+        for event in events:
+            assert [other is event for other in events] == [other == event for other in events]
+        assert any(sum(other is event for other in events) > 1 for event in events)

@@ -373,3 +373,18 @@ def test_window_ranges_merge_overlapping_times() -> None:
         (T0 - 2 * day, T0 + 3 * day),
         (T0 + 8 * day, T0 + 12 * day),
     ]
+
+
+def test_profiles_share_what_many_articles_have_alike() -> None:
+    """The clustering holds a profile per article of the window (thousands in a first poll): articles about the
+    same partners share one set of them, and a title naming no country has one set of words, not two."""
+    clusterer = Clusterer()
+    plain = article("Historic deal on trade agreed in talks", "https://a.example/1", "A", tagged=False)
+    for item in (UAE_1, UAE_2, plain):
+        clusterer.place(item)
+    profiles = [profile for cluster in clusterer.clusters for profile in cluster.profiles]
+    first, second, third = (next(p for p in profiles if p.article is item) for item in (UAE_1, UAE_2, plain))
+    assert first.partners == second.partners == frozenset({"AE"})
+    assert first.partners is second.partners
+    assert third.content is third.words
+    assert first.content != first.words

@@ -124,7 +124,7 @@ class Delivery:
         source_cap: int = MAX_SOURCES,
     ) -> None:
         self.store = DeliveryStore(engine)
-        self.views = StoryViews(engine)
+        self.views = StoryViews(engine, news.read_articles)
         self._news = news
         self._clock = clock
         self._max_age = max_article_age if max_article_age else None  # 0 turns the check off

@@ -91,15 +91,31 @@ def story_from_row(
     )
 
 
-async def articles_by_id(connection: AsyncConnection, ids: Collection[int]) -> dict[int, Article]:
-    """The stored articles of these ids (the loop breathes between rows)."""
+async def articles_by_id(
+    connection: AsyncConnection, ids: Collection[int], known: ReadArticles | None = None
+) -> dict[int, Article]:
+    """The stored articles of these ids (the loop breathes between rows). With `known`, those it holds are not read
+    again and those read are added to it: only for a connection outside a write transaction (see ReadArticles)."""
     a = schema.articles
     found: dict[int, Article] = {}
+    wanted = ids
+    if known is not None:
+        wanted = []
+        for article_id in ids:
+            article = known.get(article_id)
+            if article is None:
+                wanted.append(article_id)
+            else:
+                found[article_id] = article
+    read: dict[int, Article] = {}
     breathe = Breather()
-    for chunk in _chunks(sorted(ids)):
+    for chunk in _chunks(sorted(wanted)):
         for row in await connection.execute(select(a).where(a.c.id.in_(chunk))):
-            found[row.id] = article_from_row(row)
+            read[row.id] = article_from_row(row)
             await breathe()
+    if known is not None:
+        known.keep(read)
+    found.update(read)
     return found
 
 
@@ -158,14 +174,16 @@ class SavedPoll:
     views_changed: int = 0
 
 
-class _ReadArticles:
-    """Articles read to build views, by id, the most recent `limit`.
+class ReadArticles:
+    """Stored articles already read, by id, the most recent `limit`: one cache for the views' refresh (NewsStore)
+    and the stories a command or a delivery reads (bot.store.views).
 
     Why: a story's views are rebuilt from all its articles whenever it gains one, so a first poll whose stories grow
-    batch after batch read and decoded the same rows again each time (at 2,000 feeds, a sixth of the loop's time).
-    A stored article never changes (only its origins grow, read afresh each time), so what was read once serves
-    again. What a transaction read is kept only once it has committed: the id of an insert rolled back may be
-    given to another article (SQLite reuses rowids)."""
+    batch after batch read and decoded the same rows again each time (at 2,000 feeds, a sixth of the loop's time);
+    and `/latest` read and decoded every article of its stories, hundreds for a big one, on each call. A stored
+    article never changes and is never deleted (only its origins grow, read afresh each time), so what was read
+    once serves again. What a write transaction read is kept only once it has committed: the id of an insert
+    rolled back may be given to another article (SQLite reuses rowids); a read outside one sees committed rows."""
 
     def __init__(self, limit: int = 10_000) -> None:
         self._limit = limit
@@ -191,7 +209,7 @@ class NewsStore:
     def __init__(self, engine: AsyncEngine, *, max_article_age: timedelta | None = None) -> None:
         self._engine = engine
         self.max_article_age = max_article_age
-        self._read = _ReadArticles()
+        self.read_articles = ReadArticles()
 
     # --- source states ---------------------------------------------------------------------------------------
 
@@ -399,7 +417,7 @@ class NewsStore:
             changed = await self._refresh_views(connection, touched, seq, moment, read)
             if changed:
                 await notify_news(connection, seq)
-        self._read.keep(read)  # committed
+        self.read_articles.keep(read)  # committed
         if states:
             await self.save_states(states)
         return SavedPoll(tuple(new), tuple(updated), seq, changed)
@@ -416,7 +434,7 @@ class NewsStore:
             changed = await self._refresh_views(connection, story_ids, seq, now, read)
             if changed:
                 await notify_news(connection, seq)
-        self._read.keep(read)  # committed
+        self.read_articles.keep(read)  # committed
         return changed
 
     async def _refresh_views(
@@ -441,7 +459,7 @@ class NewsStore:
                 await asyncio.sleep(0)
             stored: dict[int, Article] = {}
             for row in members:
-                known = self._read.get(row.id) or read.get(row.id)
+                known = self.read_articles.get(row.id) or read.get(row.id)
                 if known is not None:
                     stored[row.id] = known
             fetched = await articles_by_id(connection, [row.id for row in members if row.id not in stored])

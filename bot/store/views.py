@@ -20,7 +20,7 @@ from bot.aio import Breather
 from bot.news.models import Article, EventKind, Story
 from bot.news.visibility import PUBLIC
 from bot.store import schema
-from bot.store.news import _chunks, articles_by_id, current_change, story_from_row
+from bot.store.news import ReadArticles, _chunks, articles_by_id, current_change, story_from_row
 
 _V = schema.story_views
 
@@ -40,8 +40,10 @@ def _tagged(topics: Collection[str]) -> ColumnElement[bool]:
 class StoryViews:
     """Async reads of the views of a migrated engine."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, articles: ReadArticles | None = None) -> None:
         self._engine = engine
+        # the news store's (NewsStore.read_articles): what the poll read for its views serves commands too
+        self._articles = articles if articles is not None else ReadArticles()
 
     async def current_change(self) -> int:
         """The last news change number committed: what a digest planned now covers up to."""
@@ -156,7 +158,8 @@ class StoryViews:
     async def _read_scoped(self, query: Select[Any]) -> list[tuple[int, Story]]:
         async with self._engine.connect() as connection:
             rows = list(await connection.execute(query))
-            articles = await articles_by_id(connection, {i for row in rows for i in json.loads(row.article_ids)})
+            ids = {i for row in rows for i in json.loads(row.article_ids)}
+            articles = await articles_by_id(connection, ids, self._articles)
         breathe = Breather()
         out = []
         for row in rows:

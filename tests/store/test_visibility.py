@@ -173,3 +173,58 @@ async def test_articles_a_failed_write_read_are_not_kept(
     assert {a.title for a in seen.articles} == {"Kazakhstan joins the Abraham Accords", "Stored"}
     assert {a.url for a in seen.articles} == {"https://a.example/kz", "https://kept.example/kz"}
     assert "MA" not in seen.countries  # the view's facts are built from the articles it read
+
+
+async def test_commands_read_no_article_the_poll_or_an_earlier_command_already_read(
+    engine: AsyncEngine, clock: Clock
+) -> None:
+    """/latest and /story read stories with every article: hundreds for a big story, read and decoded on each call
+    while a poll was growing it. The poll's views refresh and earlier reads fill one cache they now share."""
+    news, delivery, stories, _ = await _setup(engine, clock)
+    story = await stories.add(*(article(f"h{n}.example", seen=clock.now, path="kz") for n in range(3)))
+    full_reads: list[Any] = []
+
+    def record(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "articles.summary" in statement:
+            full_reads.append(parameters)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        (first,) = await delivery.latest(OTHER_GUILD, count=5)  # the poll's refresh read these three
+        assert full_reads == []
+        clock.advance(minutes=5)
+        grown = await stories.grow(story, article("new.example", seen=clock.now, path="kz"))
+        full_reads.clear()
+        seen = await delivery.story(OTHER_GUILD, story.id)
+        again = await delivery.story(OTHER_GUILD, story.id)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert full_reads == []
+    assert first.id == story.id
+    assert seen == again
+    assert seen is not None
+    assert len(seen.articles) == len(grown.articles) == 4
+    assert len(news.read_articles._by_id) == 4
+
+
+async def test_a_read_outside_the_poll_keeps_what_it_read(engine: AsyncEngine, clock: Clock) -> None:
+    """A fresh process (the cache empty) reads a story's articles once, then from the cache."""
+    _, _, stories, _ = await _setup(engine, clock)
+    story = await stories.add(*(article(f"h{n}.example", seen=clock.now, path="kz") for n in range(3)))
+    cold = Delivery(engine, NewsStore(engine, max_article_age=MAX_AGE), clock, max_article_age=MAX_AGE)
+    reads: list[Any] = []
+
+    def record(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "articles.summary" in statement:
+            reads.append(parameters)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        first = await cold.story(OTHER_GUILD, story.id)
+        second = await cold.story(OTHER_GUILD, story.id)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert first == second
+    assert first is not None
+    assert len(first.articles) == 3
+    assert len(reads) == 1

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery.service import Delivery, DeliveryError
 from bot.delivery.values import MAX_TOPICS
 from bot.news.models import FetchResult, FetchStatus, Source, SourceState
 from bot.news.pipeline import Poller
 from bot.news.topics import DEFAULT_TOPIC, DEFAULT_TOPIC_NAME
+from bot.store.database import transaction
 from bot.store.news import NewsStore
 from tests.delivery.conftest import GUILD, OTHER_GUILD, Clock, Stories, article
 
@@ -162,3 +165,26 @@ async def test_latest_is_newest_first_over_the_servers_topics(
     assert [s.id for s in await delivery.latest(GUILD, count=1)] == [newer.id]
     with pytest.raises(DeliveryError, match="no topic named 'nope'"):
         await delivery.latest(GUILD, "nope")
+
+
+async def test_a_known_servers_topics_are_read_while_a_poll_writes(delivery: Delivery, engine: AsyncEngine) -> None:
+    """Commands list a server's topics first (/latest, autocomplete): for a server already set up that is a read,
+    never a wait for the writer in turn (on SQLite the poll's batch, held for hundreds of milliseconds)."""
+    await delivery.list_topics(GUILD)  # set up
+    writing, release = asyncio.Event(), asyncio.Event()
+
+    async def poll_batch() -> None:
+        async with transaction(engine):
+            writing.set()
+            await release.wait()
+
+    batch = asyncio.create_task(poll_batch())
+    await writing.wait()
+    try:
+        async with asyncio.timeout(2):
+            (topic,) = await delivery.list_topics(GUILD)
+    finally:
+        release.set()
+        await batch
+    assert topic.name == DEFAULT_TOPIC_NAME
+    assert [t.name for t in await delivery.list_topics(OTHER_GUILD)] == [DEFAULT_TOPIC_NAME]  # a new one still is

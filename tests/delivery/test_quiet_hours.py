@@ -154,8 +154,18 @@ def test_end_after_is_not_quiet_and_comes_within_a_day(quiet: QuietHours, zone: 
     assert end >= moment
     assert not quiet.contains(end, tz)
     assert quiet.contains(moment, tz) == (end != moment)
-    assert end - moment <= timedelta(days=1, hours=2)
+    # Within a day, a little more across a clock change, and up to two days when a change swallows the whole
+    # open window (the example below).
+    assert end - moment <= timedelta(days=2, hours=2)
     assert parse_quiet_hours(quiet.text) == quiet
+
+
+def test_a_clock_change_that_swallows_the_open_window_holds_until_the_next_days() -> None:
+    """Quiet 02:01-02:00 leaves 02:00-02:01 open; on Israel's spring-forward night (2012-03-30, 02:00 -> 03:00)
+    that minute does not exist, so an alert held at 02:01 the night before waits until the next night's 02:00."""
+    quiet, tz = QuietHours(time(2, 1), time(2, 0)), ZoneInfo("Asia/Jerusalem")
+    held = datetime(2012, 3, 29, 0, 1, tzinfo=UTC)  # 02:01 in Israel
+    assert quiet.end_after(held, tz) == datetime(2012, 3, 30, 23, 0, tzinfo=UTC)  # 02:00 IDT on the 31st
 
 
 @given(ranges, moments)

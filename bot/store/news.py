@@ -468,8 +468,13 @@ class NewsStore:
             articles = [(row.id, row.story_id, stored[row.id]) for row in members]
             carried: dict[int, list[Origin]] = {}
             for article_ids in _chunks([article_id for article_id, _, _ in articles]):
-                for row in await connection.execute(select(o).where(o.c.article_id.in_(article_ids))):
-                    carried.setdefault(row.article_id, []).append(Origin(row.origin, row.seen_at, row.seq))
+                # a part at a time, the loop running between: a first poll's big stories hold thousands of origins,
+                # and decoding them in one go held the loop 50-70 ms at 2,000 feeds
+                rows = await connection.stream(select(o).where(o.c.article_id.in_(article_ids)))
+                async for part in rows.partitions(_WRITE_CHUNK):
+                    for row in part:
+                        carried.setdefault(row.article_id, []).append(Origin(row.origin, row.seen_at, row.seq))
+                    await asyncio.sleep(0)
             urls = sorted({origin.origin for found in carried.values() for origin in found} - {OPERATOR})
             guilds_by_origin: dict[str, set[int]] = {}
             for url_chunk in _chunks(urls):

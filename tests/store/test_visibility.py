@@ -6,6 +6,7 @@ Stories are one shared pool; a server reads the public view of a story (the oper
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.delivery.service import Delivery
 from bot.news.models import Article, EventKind
 from bot.news.visibility import OPERATOR
+from bot.store import news as news_module
 from bot.store.news import NewsStore
 from bot.store.views import StoryViews
 from tests.delivery.conftest import GUILD, MAX_AGE, OTHER_GUILD, Clock, Stories, article
@@ -228,3 +230,33 @@ async def test_a_read_outside_the_poll_keeps_what_it_read(engine: AsyncEngine, c
     assert first is not None
     assert len(first.articles) == 3
     assert len(reads) == 1
+
+
+async def test_a_big_storys_origins_are_read_a_part_at_a_time(
+    engine: AsyncEngine, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rebuilding a story's views reads the origins of all its articles (thousands for a first poll's big story):
+    the loop runs between parts, so no more than a part's worth is decoded at a time."""
+    _, _, stories, _ = await _setup(engine, clock)
+    since_tick, most = [0], [0]
+    real_origin = news_module.Origin
+
+    def counted(*args: Any) -> Any:
+        since_tick[0] += 1
+        most[0] = max(most[0], since_tick[0])
+        return real_origin(*args)
+
+    monkeypatch.setattr(news_module, "Origin", counted)
+    done = False
+
+    async def ticker() -> None:
+        while not done:
+            since_tick[0] = 0
+            await asyncio.sleep(0)
+
+    ticking = asyncio.create_task(ticker())
+    story = await stories.add(*(article(f"h{n}.example", seen=clock.now, path="kz") for n in range(1200)))
+    done = True
+    await ticking
+    assert len(story.articles) == 1200
+    assert 0 < most[0] <= news_module._WRITE_CHUNK

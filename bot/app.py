@@ -166,6 +166,16 @@ async def _warm_up(work: ProcessWork) -> None:
         log.warning("the feed workers could not be started ahead of the first poll", exc_info=True)
 
 
+async def _warm_up_answers(delivery: Delivery) -> None:
+    """Read the reported accessions that /members and /timeline show on every call while the bot logs in. Read by
+    the first command instead, they were read during the first poll, which shares the loop: 300 ms of a /members
+    with 10,000 stories stored (511 stories, 1,284 articles); later calls read only the stories that changed."""
+    try:
+        await delivery.reported_members()
+    except Exception:  # the first command reads them, and fails with its own message if it cannot
+        log.warning("the reported accessions could not be read ahead of the first command", exc_info=True)
+
+
 @contextlib.asynccontextmanager
 async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] | None = None) -> AsyncIterator[Core]:
     check_role(settings, role)
@@ -235,6 +245,11 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
         settle_heap()
         # The workers start (spawn, imports: a few tenths of a second) while the bot logs in, not in the first poll.
         warming = asyncio.create_task(_warm_up(work), name="warm-up-workers") if isinstance(work, ProcessWork) else None
+        answering = (
+            asyncio.create_task(_warm_up_answers(delivery), name="warm-up-answers")
+            if role in ("all", "gateway")
+            else None
+        )
         try:
             await probe.start()
             if health is not None:
@@ -247,6 +262,7 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
             yield core
         finally:
             await cancel(warming)
+            await cancel(answering)
             if health is not None:
                 await health.stop()
             await probe.stop()

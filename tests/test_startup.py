@@ -6,7 +6,9 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,3 +129,39 @@ def test_the_command_line_imports_nothing_heavy_before_it_runs() -> None:
     code = f"import sys, bot.__main__; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     found = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert found.stdout.split() == []
+
+
+async def test_the_reported_accessions_are_read_while_the_bot_logs_in(tmp_path: Path) -> None:
+    """/members and /timeline show them on every call: read at start, the first command reads no story (it used to
+    read hundreds, with their articles, during the first poll)."""
+    from sqlalchemy import event
+
+    from bot.app import opened
+    from bot.store.database import create_engine, migrate
+    from bot.store.news import NewsStore
+    from tests.delivery.conftest import Stories, article
+
+    database = f"sqlite:///{tmp_path / 'bot.db'}"
+    engine = create_engine(database)
+    await migrate(engine)
+    seen = datetime(2025, 11, 6, 12, 0, tzinfo=UTC)
+    await Stories(NewsStore(engine)).add(*(article(f"h{n}.example", seen=seen) for n in range(3)))
+    await engine.dispose()
+
+    settings = load_settings(env_file=None, DISCORD_TOKEN="abc", DATABASE_URL=database, POLL_WORKERS=1)
+    async with opened(settings, "all") as core:
+        (warming,) = [task for task in asyncio.all_tasks() if task.get_name() == "warm-up-answers"]
+        await warming
+        stories_read: list[str] = []
+
+        def record(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+            if "story_views.article_ids" in statement:
+                stories_read.append(statement)
+
+        event.listen(core.engine.sync_engine, "before_cursor_execute", record)
+        try:
+            (member,) = await core.delivery.reported_members()
+        finally:
+            event.remove(core.engine.sync_engine, "before_cursor_execute", record)
+    assert member.country.key == "KZ"
+    assert stories_read == []

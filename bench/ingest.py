@@ -6,6 +6,7 @@ the floor and reader 3.26 in the same run.
     python bench/ingest.py --reader-feeds 100 --reader-feeds 500
     python bench/ingest.py --servers 100            # and 100 servers x 25 topics of their own
     python bench/ingest.py --revisits               # then a 304 poll and an unchanged-body poll
+    python bench/ingest.py --feeds 2000 --stalls 35 # and where the event loop was held 35 ms or more
 
 The feeds are bench/newsfeeds.py's (English news with curly quotes, dashes and accented names, the default topic's
 words in other senses, a few relevant items each; some Atom, Google News, Arabic, Hebrew and Russian), served by a
@@ -125,7 +126,9 @@ async def loop_lags(lags: list[float], interval: float = 0.005) -> None:
         lags.append(time.perf_counter() - started - interval)
 
 
-async def first_poll(urls: list[str], database: str, servers: int, control: str | None) -> dict[str, Any]:
+async def first_poll(
+    urls: list[str], database: str, servers: int, control: str | None, stalls: float | None = None
+) -> dict[str, Any]:
     """Ours, inside its own process: migrations, then the poll the bot's job runs."""
     import asyncio
     from datetime import UTC, datetime, timedelta
@@ -173,9 +176,17 @@ async def first_poll(urls: list[str], database: str, servers: int, control: str 
         started, cpu, workers_cpu = time.perf_counter(), time.process_time(), workers_cpu_seconds(work)
         lags: list[float] = []
         probe = asyncio.create_task(loop_lags(lags))
+        watch = None
+        if stalls:
+            from bench.stalls import StallWatch
+
+            watch = StallWatch(stalls)
+            watch.start()
         report = await service.poll_once()
         figures["poll"] = time.perf_counter() - started
         probe.cancel()
+        if watch is not None:
+            figures["stalls"] = await watch.stop()
         figures["lag_max"] = max(lags, default=0.0)
         figures["lags_over_50ms"] = sum(lag > 0.05 for lag in lags)
         figures["lags"] = len(lags)
@@ -243,7 +254,7 @@ def child(args: argparse.Namespace) -> int:
 
     urls = Path(args.urls).read_text().split()
     if args.child == "ours":
-        figures = aio.run(first_poll(urls, args.database, args.servers, args.control))
+        figures = aio.run(first_poll(urls, args.database, args.servers, args.control, args.stalls))
     else:
         figures = aio.run(floor(urls))
     print(json.dumps(figures))
@@ -262,6 +273,7 @@ class Series:
     poll: list[float] = field(default_factory=list)
     peak: list[float] = field(default_factory=list)
     stages: dict[str, list[float]] = field(default_factory=dict)
+    stalls: list[dict[str, Any]] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     lag_max: list[float] = field(default_factory=list)
     lags_over: list[int] = field(default_factory=list)
@@ -280,6 +292,7 @@ class Series:
             self.workers_cpu.append(figures["workers_cpu"])
         if "peak_rss" in figures:
             self.peak.append(figures["peak_rss"])
+        self.stalls.extend(figures.get("stalls", ()))
         for stage, seconds in figures.get("timings", ()):
             self.stages.setdefault(stage, []).append(seconds)
         self.last = figures
@@ -330,6 +343,8 @@ def measure(size: int, args: argparse.Namespace, reader: Path | None, reader_not
             database = Path(folder) / f"run{run}.db"
             command = [sys.executable, __file__, "--child", "ours", "--urls", str(urls), "--database", str(database)]
             command += ["--servers", str(args.servers)]
+            if args.stalls:
+                command += ["--stalls", str(args.stalls)]
             if args.revisits and run == RUNS - 1:
                 command += ["--control", server.mode_url]
             ours.add(*run_process(command))
@@ -374,6 +389,16 @@ def measure(size: int, args: argparse.Namespace, reader: Path | None, reader_not
         f"process (parsing, matching): {ours.last.get('worker_rss', 0):.0f} MB; "
         f"sources {ours.last['statuses']}, new stories {ours.last['stories']}"
     )
+    if args.stalls:
+        print(f"  where the loop was held {args.stalls:.0f} ms or more, all runs (count, longest, where; gc: a full")
+        print("  collection ran during the hold):")
+        held: dict[str, list[dict[str, Any]]] = {}
+        for stall in ours.stalls:
+            held.setdefault(stall["where"], []).append(stall)
+        for where, found in sorted(held.items(), key=lambda item: -max(s["ms"] for s in item[1])):
+            collected = sum(s["gc"] for s in found)
+            gc_note = f", gc {collected}" if collected else ""
+            print(f"    {len(found)} x, {max(s['ms'] for s in found)} ms{gc_note}: {where}")
     if "304" in ours.last:
         print(
             f"  revisits: all 304 {ours.last['304']:.2f} s {ours.last['304_statuses']}, "
@@ -387,6 +412,9 @@ def main() -> int:
     parser.add_argument("--reader-feeds", type=int, action="append", help="sizes at which reader runs (default 500)")
     parser.add_argument("--servers", type=int, default=0, help="servers with 25 topics each (default none)")
     parser.add_argument("--revisits", action="store_true", help="also time a 304 poll and an unchanged poll")
+    parser.add_argument(
+        "--stalls", type=float, metavar="MS", help="print where the event loop was held MS or more (bench/stalls.py)"
+    )
     parser.add_argument("--child", choices=["ours", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--urls", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.aio import FOREGROUND, Breather
+from bot.aio import FOREGROUND, Breather, full_collections_deferred
 from bot.news.jobs import ParsedBody, ParseFeed, TopicSet
 from bot.news.matching import Tagging, Topic, default_topic
 from bot.news.models import Article, Entry, FetchResult, FetchStatus, Source, SourceState, Story, shared_event
@@ -194,6 +194,12 @@ class Poller:
         self, sources: Sequence[Source], *, since: datetime | None = None, force: bool = False, explain: bool = False
     ) -> PollReport:
         """Poll the due sources (all of them with `force`); entries published before `since` are skipped."""
+        with full_collections_deferred():  # each held the loop: see bot.aio
+            return await self._poll(sources, since=since, force=force, explain=explain)
+
+    async def _poll(
+        self, sources: Sequence[Source], *, since: datetime | None, force: bool, explain: bool
+    ) -> PollReport:
         started = time.perf_counter()
         topics = await self._topics()
         now = self._clock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -430,3 +431,19 @@ async def test_articles_of_one_event_share_one_event_object(store: NewsStore) ->
         for event in events:
             assert [other is event for other in events] == [other == event for other in events]
         assert any(sum(other is event for other in events) > 1 for event in events)
+
+
+async def test_a_poll_defers_the_collectors_full_passes_until_it_ends(store: NewsStore) -> None:
+    """Each full pass held the event loop while it walked the poll's objects: none runs during a poll."""
+    seen: list[int] = []
+
+    class Recording(ScriptedFetcher):
+        async def fetch(self, source: Source, state: SourceState) -> FetchResult:
+            seen.append(gc.get_threshold()[2])
+            return await super().fetch(source, state)
+
+    before = gc.get_threshold()
+    await Poller(store, Recording({BBC.url: rss(UAE_BBC), CNN.url: rss(UAE_CNN)}), lambda: NOW).poll([BBC, CNN])
+    assert len(seen) == 2
+    assert all(threshold > 1_000_000 for threshold in seen)
+    assert gc.get_threshold() == before

@@ -48,7 +48,7 @@ def load_knowledge(path: Path | None = None) -> Knowledge:
 @cache
 def _shipped_knowledge() -> Knowledge:
     """Read once: `Knowledge` is immutable, and its first use during a poll (the clusterer's accessions) took
-    20-35 ms of the event loop, a stall a slash command would wait out; the bot reads it at start instead."""
+    20-35 ms of the event loop, a stall every answer to a user would wait out; the bot reads it at start instead."""
     text = resources.files("bot.accords").joinpath("data", "accords.toml").read_text(encoding="utf-8")
     return _parse_text("accords.toml", text)
 

@@ -163,7 +163,7 @@ class DeliveryStore:
         """Set a server up once, with the built-in topic; True when this call did it.
 
         Read first: nearly every command asks, and on SQLite a write waits for the writer in turn, which during a
-        poll is the poll's batch (a /latest waited 100-360 ms for it, to write nothing)."""
+        poll is the poll's batch (a latest-stories answer waited 100-360 ms for it, to write nothing)."""
         g = schema.delivery_guilds
         async with self._engine.connect() as connection:
             if (await connection.execute(select(g.c.guild_id).where(g.c.guild_id == guild_id))).first() is not None:

@@ -5,10 +5,11 @@ Frozen dataclasses, parsed at the boundary; every datetime is timezone-aware UTC
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 SourceKind = Literal["feed", "gdelt"]
 
@@ -109,22 +110,33 @@ class DetectedEvent:
     countries: tuple[str, ...]  # country keys (bot.countries) the event is about, most relevant first
 
 
-_SHARED_EVENTS: dict[DetectedEvent, DetectedEvent] = {}
-_SHARED_EVENTS_MOST = 4096
+_Value = TypeVar("_Value", bound=Hashable)
+
+
+class Shared(Generic[_Value]):
+    """One object for equal values, of the last `most` distinct ones. Why: what the bot's process holds for a poll
+    came from workers and rows with a copy of its own of each small value; a first poll of 2,000 feeds held 7,343
+    events of a few dozen distinct ones, a sixth of the objects each full collection walks while the loop waits."""
+
+    def __init__(self, most: int = 4096) -> None:
+        self._most = most
+        self._by_value: dict[_Value, _Value] = {}
+
+    def __call__(self, value: _Value) -> _Value:
+        found = self._by_value.get(value)
+        if found is None:
+            if len(self._by_value) >= self._most:
+                self._by_value.clear()
+            found = self._by_value[value] = value
+        return found
+
+
+_shared_events: Shared[DetectedEvent] = Shared()
 
 
 def shared_event(event: DetectedEvent | None) -> DetectedEvent | None:
-    """One object for equal events. Why: every article the bot's process holds came from a worker or a row with an
-    event of its own; a first poll of 2,000 feeds held 7,343 of a few dozen distinct events, a sixth of the objects
-    each full collection walks while the event loop waits."""
-    if event is None:
-        return None
-    found = _SHARED_EVENTS.get(event)
-    if found is None:
-        if len(_SHARED_EVENTS) >= _SHARED_EVENTS_MOST:
-            _SHARED_EVENTS.clear()
-        found = _SHARED_EVENTS[event] = event
-    return found
+    """The one object of an event equal to this one (see `Shared`)."""
+    return None if event is None else _shared_events(event)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ from functools import cache
 
 from bot.accords import Status, load_knowledge
 from bot.countries import all_countries
-from bot.news.models import Article, DetectedEvent, EventKind, Story
+from bot.news.models import Article, DetectedEvent, EventKind, Shared, Story
 from bot.news.textnorm import tokenize
 from bot.news.urls import host_of
 
@@ -198,22 +198,16 @@ class _Profile:
     partners: frozenset[str]
 
 
-# The partners of the profiles the clustering holds, one object for each distinct set (a few dozen in a poll of
-# thousands of articles), and an article's content words its title words themselves when it names no country:
-# fewer objects for each full collection to walk while the event loop waits.
-_SHARED_PARTNERS: dict[frozenset[str], frozenset[str]] = {}
+# The partners of the profiles the clustering holds: one object for each distinct set (a few dozen in a poll of
+# thousands of articles); and an article's content words are its title words themselves when it names no country.
+_shared_partners: Shared[frozenset[str]] = Shared()
 
 
 def _profile(article: Article) -> _Profile:
     words = title_words(article.title)
     content = content_words(words)
-    partners = _partners(article.countries)
-    shared = _SHARED_PARTNERS.get(partners)
-    if shared is None:
-        if len(_SHARED_PARTNERS) >= 4096:
-            _SHARED_PARTNERS.clear()
-        shared = _SHARED_PARTNERS[partners] = partners
-    return _Profile(article, words, words if len(content) == len(words) else content, shared)
+    partners = _shared_partners(_partners(article.countries))
+    return _Profile(article, words, words if len(content) == len(words) else content, partners)
 
 
 def _same_event(a: DetectedEvent, b: DetectedEvent) -> bool:

@@ -180,7 +180,7 @@ class ReadArticles:
 
     Why: a story's views are rebuilt from all its articles whenever it gains one, so a first poll whose stories grow
     batch after batch read and decoded the same rows again each time (at 2,000 feeds, a sixth of the loop's time);
-    and `/latest` read and decoded every article of its stories, hundreds for a big one, on each call. A stored
+    and the latest stories were read with every article, hundreds for a big one, and decoded on each call. A stored
     article never changes and is never deleted (only its origins grow, read afresh each time), so what was read
     once serves again. What a write transaction read is kept only once it has committed: the id of an insert
     rolled back may be given to another article (SQLite reuses rowids); a read outside one sees committed rows."""

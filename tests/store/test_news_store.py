@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -17,6 +14,7 @@ from bot.news.models import Article, DetectedEvent, EventKind, Source, SourceSta
 from bot.news.stories import Clusterer
 from bot.store import news, schema
 from bot.store.news import NewsStore
+from tests.store.probes import most_calls_between_turns
 
 T0 = datetime(2020, 8, 13, 16, 0, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
@@ -207,28 +205,7 @@ async def test_a_first_polls_seen_keys_are_converted_and_written_a_chunk_at_a_ti
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The event loop runs between chunks: converting a batch's 20,000 keys' times at once held it 50-70 ms."""
-    since_tick = [0]
-    most = [0]
-
-    def counted(convert: Callable[[datetime], Any]) -> Callable[[datetime], Any]:
-        def wrapper(when: datetime) -> Any:
-            since_tick[0] += 1
-            most[0] = max(most[0], since_tick[0])
-            return convert(when)
-
-        return wrapper
-
     converter = "_utc" if engine.dialect.name == "postgresql" else "_stored_time"  # the latter calls the former
-    monkeypatch.setattr(news, converter, counted(getattr(news, converter)))
-    done = False
-
-    async def ticker() -> None:
-        while not done:
-            since_tick[0] = 0
-            await asyncio.sleep(0)
-
-    ticking = asyncio.create_task(ticker())
-    await NewsStore(engine).save_poll(seen={f"id:{i}": T0 for i in range(5000)}, drafts=[], identities={})
-    done = True
-    await ticking
+    async with most_calls_between_turns(monkeypatch, news, converter) as most:
+        await NewsStore(engine).save_poll(seen={f"id:{i}": T0 for i in range(5000)}, drafts=[], identities={})
     assert 0 < most[0] <= news._WRITE_CHUNK

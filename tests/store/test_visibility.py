@@ -6,12 +6,10 @@ Stories are one shared pool; a server reads the public view of a story (the oper
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery.service import Delivery
@@ -21,6 +19,7 @@ from bot.store import news as news_module
 from bot.store.news import NewsStore
 from bot.store.views import StoryViews
 from tests.delivery.conftest import GUILD, MAX_AGE, OTHER_GUILD, Clock, Stories, article
+from tests.store.probes import full_article_reads, most_calls_between_turns
 
 OWN_FEED = "https://fabricated.example/rss"  # server GUILD's own source
 THIRD_GUILD = 3003
@@ -132,18 +131,9 @@ async def test_a_growing_storys_views_read_only_its_new_articles(engine: AsyncEn
     rebuilt from the articles read before and the new ones, not by reading and decoding every article again."""
     _, _, stories, views = await _setup(engine, clock)
     story = await stories.add(*(article(f"h{n}.example", seen=clock.now, path="kz") for n in range(3)))
-    full_reads: list[tuple[str, Any]] = []
-
-    def record(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "articles.summary" in statement:
-            full_reads.append((statement, parameters))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with full_article_reads(engine) as full_reads:
         clock.advance(minutes=5)
         grown = await stories.grow(story, article("new.example", seen=clock.now, path="kz"))
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
     (statement, parameters), *more = full_reads
     assert not more
     assert "articles.id IN" in statement
@@ -184,14 +174,7 @@ async def test_commands_read_no_article_the_poll_or_an_earlier_command_already_r
     while a poll was growing it. The poll's views refresh and earlier reads fill one cache they now share."""
     news, delivery, stories, _ = await _setup(engine, clock)
     story = await stories.add(*(article(f"h{n}.example", seen=clock.now, path="kz") for n in range(3)))
-    full_reads: list[Any] = []
-
-    def record(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "articles.summary" in statement:
-            full_reads.append(parameters)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with full_article_reads(engine) as full_reads:
         (first,) = await delivery.latest(OTHER_GUILD, count=5)  # the poll's refresh read these three
         assert full_reads == []
         clock.advance(minutes=5)
@@ -199,8 +182,6 @@ async def test_commands_read_no_article_the_poll_or_an_earlier_command_already_r
         full_reads.clear()
         seen = await delivery.story(OTHER_GUILD, story.id)
         again = await delivery.story(OTHER_GUILD, story.id)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert full_reads == []
     assert first.id == story.id
     assert seen == again
@@ -214,18 +195,9 @@ async def test_a_read_outside_the_poll_keeps_what_it_read(engine: AsyncEngine, c
     _, _, stories, _ = await _setup(engine, clock)
     story = await stories.add(*(article(f"h{n}.example", seen=clock.now, path="kz") for n in range(3)))
     cold = Delivery(engine, NewsStore(engine, max_article_age=MAX_AGE), clock, max_article_age=MAX_AGE)
-    reads: list[Any] = []
-
-    def record(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "articles.summary" in statement:
-            reads.append(parameters)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with full_article_reads(engine) as reads:
         first = await cold.story(OTHER_GUILD, story.id)
         second = await cold.story(OTHER_GUILD, story.id)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert first == second
     assert first is not None
     assert len(first.articles) == 3
@@ -238,25 +210,7 @@ async def test_a_big_storys_origins_are_read_a_part_at_a_time(
     """Rebuilding a story's views reads the origins of all its articles (thousands for a first poll's big story):
     the loop runs between parts, so no more than a part's worth is decoded at a time."""
     _, _, stories, _ = await _setup(engine, clock)
-    since_tick, most = [0], [0]
-    real_origin = news_module.Origin
-
-    def counted(*args: Any) -> Any:
-        since_tick[0] += 1
-        most[0] = max(most[0], since_tick[0])
-        return real_origin(*args)
-
-    monkeypatch.setattr(news_module, "Origin", counted)
-    done = False
-
-    async def ticker() -> None:
-        while not done:
-            since_tick[0] = 0
-            await asyncio.sleep(0)
-
-    ticking = asyncio.create_task(ticker())
-    story = await stories.add(*(article(f"h{n}.example", seen=clock.now, path="kz") for n in range(1200)))
-    done = True
-    await ticking
+    async with most_calls_between_turns(monkeypatch, news_module, "Origin") as most:
+        story = await stories.add(*(article(f"h{n}.example", seen=clock.now, path="kz") for n in range(1200)))
     assert len(story.articles) == 1200
     assert 0 < most[0] <= news_module._WRITE_CHUNK

@@ -23,7 +23,7 @@ import contextlib
 import enum
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -66,6 +66,11 @@ NONCE_WINDOW = timedelta(minutes=4)
 LEASE = timedelta(minutes=2)  # how long a claim on a row holds without being renewed by a send
 CHANNELS_AT_ONCE = 25  # channels sent to concurrently (the global pace is what bounds the rate)
 HISTORY_LOOKBACK = 50  # messages read when looking for one posted without an answer
+# A request to Discord with no answer this long is given up for now and tried again later (same nonce): aiohttp's
+# own limit is 5 minutes, and a round waits for its slowest channel, so one stalled connection held every
+# channel's next messages that long. Rate-limit waits inside discord.py (5 s for a channel's messages) fit well
+# within it.
+SEND_TIMEOUT = 30.0
 
 
 class Outcome(enum.Enum):
@@ -154,6 +159,7 @@ class DeliveryRunner:
         owns: Callable[[int], bool] | None = None,
         sole_process: bool = True,
         owner: str | None = None,
+        send_timeout: float = SEND_TIMEOUT,
     ) -> None:
         self.bot = bot
         self.delivery = delivery
@@ -163,6 +169,7 @@ class DeliveryRunner:
         self.idle = idle  # seconds between rounds when nothing wakes the dispatcher
         self.retry_base = retry_base
         self.retry_max = retry_max
+        self.send_timeout = send_timeout  # seconds a request to Discord may go unanswered (`SEND_TIMEOUT`)
         self.owner = owner or process_owner()
         self._owns = owns  # the servers this process delivers for (its shards); None: all
         self._sole = sole_process  # no other process shares the database: claims left by a crash are ours
@@ -399,15 +406,25 @@ class DeliveryRunner:
 
         return await self._attempt(row, send, adopt=footer)
 
+    @contextlib.asynccontextmanager
+    async def _answered(self) -> AsyncIterator[None]:
+        """Bound a request to Discord by `send_timeout`: TimeoutError, saying so, when it had no answer by then."""
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                yield
+        except TimeoutError:
+            raise TimeoutError(f"no answer from Discord within {self.send_timeout:g} s") from None
+
     async def _channel(self, row: PendingDelivery) -> discord.TextChannel | discord.Thread | Outcome:
         channel = self.bot.get_channel(row.channel_id)
         if channel is None:
             try:
-                channel = await self.bot.fetch_channel(row.channel_id)
+                async with self._answered():
+                    channel = await self.bot.fetch_channel(row.channel_id)
             except discord.NotFound:
                 await self._gone(row)
                 return Outcome.STOPPED
-            except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 return await self._refused(row, exc, "channel lookup failed")
         if not isinstance(channel, discord.TextChannel | discord.Thread):
             await self._gone(row)
@@ -430,7 +447,8 @@ class DeliveryRunner:
         await self.delivery.mark_attempt(row.id, now)
         await self.pacer.wait()
         try:
-            message = await call()
+            async with self._answered():
+                message = await call()
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             return await self._refused(row, exc)
         await self.delivery.mark_sent(row.id, message.id, self.clock())
@@ -445,14 +463,15 @@ class DeliveryRunner:
             return None
         after = discord.Object(id=discord.utils.time_snowflake(row.attempted_at - timedelta(minutes=1)))
         try:
-            async for message in channel.history(limit=HISTORY_LOOKBACK, after=after, oldest_first=True):
-                if message.author.id != me.id:
-                    continue
-                if message.nonce is not None and str(message.nonce) == row.nonce:
-                    return message.id
-                if footer and any(embed.footer.text == footer for embed in message.embeds):
-                    return message.id
-        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            async with self._answered():
+                async for message in channel.history(limit=HISTORY_LOOKBACK, after=after, oldest_first=True):
+                    if message.author.id != me.id:
+                        continue
+                    if message.nonce is not None and str(message.nonce) == row.nonce:
+                        return message.id
+                    if footer and any(embed.footer.text == footer for embed in message.embeds):
+                        return message.id
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             log.warning("could not read channel %d to look for an unconfirmed message: %s", row.channel_id, exc)
         return None
 

@@ -393,9 +393,12 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
             pattern = re.compile(str(body.get("path") or ".*"))
         except re.error as bad:
             raise Refused(f"path is not a regular expression: {bad}") from None
-        status = _int(body.get("status"), "status")
-        if not 400 <= status <= 599:
-            raise Refused("status must be an HTTP error status (400-599)")
+        stall = body.get("stall", 0)
+        if not isinstance(stall, int | float) or isinstance(stall, bool) or not 0 <= stall <= 3600:
+            raise Refused("stall must be a number of seconds from 0 to 3600")
+        status = _int(body.get("status", 0 if stall else None), "status")
+        if not (400 <= status <= 599 or (stall and status == 0)):
+            raise Refused("status must be an HTTP error status (400-599), or 0 with a stall")
         extra = body.get("body")
         fault = Fault(
             str(body.get("method") or "*").upper(),
@@ -404,6 +407,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
             _int(body.get("count", 1), "count"),
             extra,
             after=bool(body.get("after", False)),
+            stall=float(stall),
         )
         emu.faults.pending.append(fault)
         return reply(200, {"pending": sum(f.count for f in emu.faults.pending)})

@@ -146,6 +146,11 @@ class EmulatorHandle:
             {"method": method, "path": path, "status": status, "count": count, "body": body, "after": after},
         )
 
+    async def stall(self, method: str, path: str, seconds: float, count: int = 1) -> None:
+        """The next `count` matching requests get no answer for `seconds` (a stalled connection), then are carried
+        out as usual; one whose client gave up first is not carried out."""
+        await self.call("POST", "/faults", {"method": method, "path": path, "count": count, "stall": seconds})
+
     async def requests(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.call("GET", "/requests")
         return result

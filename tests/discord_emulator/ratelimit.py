@@ -110,6 +110,7 @@ class Fault:
     count: int
     body: dict[str, Any] | None = None
     after: bool = False  # carry the request out, then answer with the fault: the work is done, the answer lost
+    stall: float = 0.0  # hold the request this long with no answer first (status 0: then carry it out as usual)
 
     def matches(self, method: str, path: str) -> bool:
         return self.count > 0 and self.method in (method, "*") and self.path.search(path) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -52,8 +53,25 @@ def _fault_reply(emu: Emulator, fault: Fault) -> web.StreamResponse:
     return reply(fault.status, fault.body or {"code": 0, "message": f"{fault.status}: emulated fault"})
 
 
+async def _stalled(request: web.Request, seconds: float) -> bool:
+    """Hold a request with no answer for `seconds`, as a stalled connection does; True when the client gave up
+    first (nothing is carried out then: the request never got through)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        if request.transport is None or request.transport.is_closing():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 async def _api(emu: Emulator, request: web.Request, handler: Handler, path: str) -> web.StreamResponse:
     fault = emu.faults.take(request.method, path)
+    if fault is not None and fault.stall:
+        if await _stalled(request, fault.stall):
+            return error(499, 0, "499: the client gave up waiting")  # logged; no one reads the answer
+        if not fault.status:
+            fault = None
     if fault is not None and not fault.after:
         return _fault_reply(emu, fault)
     response = await _serve(emu, request, handler, path)

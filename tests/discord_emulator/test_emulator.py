@@ -244,6 +244,31 @@ async def test_a_500_once_is_survived(rig: Rig) -> None:
     assert message.content == "after a 500"
 
 
+async def test_a_stalled_request_is_answered_late_or_not_carried_out_when_the_client_gives_up(rig: Rig) -> None:
+    general = rig.channel("general")
+    await rig.emulator.stall("POST", r"/channels/\d+/messages$", seconds=0.5)
+    started = asyncio.get_running_loop().time()
+    message = await general.send("late")
+    assert message.content == "late"
+    assert asyncio.get_running_loop().time() - started >= 0.5
+
+    await rig.emulator.stall("POST", r"/channels/\d+/messages$", seconds=60)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await general.send("never")
+    await asyncio.sleep(0.2)  # the emulator notices the client has gone
+    posted = [m["content"] for m in await rig.emulator.channel_messages(general.id)]
+    assert "late" in posted
+    assert "never" not in posted
+    statuses = [e["status"] for e in (await rig.emulator.requests())["requests"] if e["method"] == "POST"]
+    assert statuses[-2:] == [200, 499]
+
+
+async def test_a_stall_must_be_a_number_of_seconds(rig: Rig) -> None:
+    with pytest.raises(Exception, match="stall must be a number of seconds"):
+        await rig.emulator.stall("POST", ".*", seconds=-1)
+
+
 async def test_reconnect_resume_keeps_answering(rig: Rig) -> None:
     assert await rig.emulator.reconnect() == 1
     for _ in range(200):

@@ -441,6 +441,38 @@ async def test_a_digest_that_discord_keeps_refusing_goes_out_once_when_it_accept
     assert "Undelivered" not in str(status["messages"])  # delivered in the end: nothing left to report
 
 
+async def test_a_send_that_never_gets_an_answer_holds_up_no_other_channel_and_goes_out_once(
+    emulator: EmulatorHandle, bots: BotLauncher, newsroom: Newsroom
+) -> None:
+    """Before: a round waited for its slowest channel, and a request with no answer for aiohttp's 5 minutes: one
+    stalled connection held every channel's next alerts that long."""
+    bot = await bots.start()
+    bot.deliveries.send_timeout = 1.0
+    stalled, other = await emulator.channel_id("news"), await emulator.channel_id("general")
+    added = await emulator.ask("watch", {"name": "zebra", "query": "zebrafish"}, subcommand="add", user="admin")
+    assert "zebra" in text_of(added), added
+    for channel in (stalled, other):
+        await subscribe(emulator, channel, "alerts", topics="zebra", min_importance=0)
+    await emulator.stall("POST", rf"^/channels/{stalled}/messages$", seconds=3600)
+    first, second = numbered_items("zebrafish", 2)
+    newsroom.publish_items("bbc", [first])
+
+    async def alerted(channel: int) -> list[str]:
+        """The items alerted in the channel, in order (an alert's title may carry a prefix, "Breaking: ")."""
+        titles = [m["embeds"][0]["title"] for m in await emulator.channel_messages(channel) if m["embeds"]]
+        return [item.title for title in titles for item in (first, second) if title.endswith(item.title)]
+
+    await eventually(lambda: alerted(other), lambda titles: titles == [first.title], what="the first alert")
+    newsroom.publish_items("bbc", [first, second])  # the stalled send is still waiting for its answer
+    await eventually(lambda: alerted(other), lambda titles: len(titles) == 2, within=10, what="the second alert")
+    titles = await eventually(lambda: alerted(stalled), lambda titles: len(titles) == 2, what="the stalled ones")
+    await asyncio.sleep(1.0)  # more rounds: nothing more
+    assert sorted(await alerted(stalled)) == sorted(await alerted(other)) == sorted([first.title, second.title])
+    assert titles[0] == first.title  # the channel's order kept
+    statuses = await message_statuses(emulator, stalled)
+    assert statuses == [499, 200, 200], statuses  # given up once, then each sent once
+
+
 # --- unit level: the feeds these tests serve, and the split every digest goes through ---------------------------
 
 

@@ -16,13 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from bot.store.database import create_engine
+from bot.store.schema import deliveries
 from tests.discord_emulator.fixtures import EmulatorHandle, emulator
 from tests.e2e.newsroom import Newsroom
 
 __all__ = ["BotProcess", "Rig", "bot_env", "emulator", "rig"]
 
 ROOT = Path(__file__).resolve().parents[2]
+_OUTBOX_COLUMNS = (
+    *("id", "channel_id", "kind", "story_ids", "state", "attempts", "error", "attempted_at", "next_try_at"),
+    *("claimed_by", "claimed_until", "created_at"),
+)
 
 
 def posted_stories(messages: list[dict[str, Any]]) -> Counter[str]:
@@ -87,10 +94,11 @@ class BotProcess:
 class Rig:
     """The emulator, the outlets and the bot process, with the helpers every fault test needs."""
 
-    def __init__(self, emulator: EmulatorHandle, newsroom: Newsroom, bot: BotProcess) -> None:
+    def __init__(self, emulator: EmulatorHandle, newsroom: Newsroom, bot: BotProcess, database_url: str) -> None:
         self.emulator = emulator
         self.newsroom = newsroom
         self.bot = bot
+        self.database_url = database_url
 
     async def channels(self, count: int) -> list[int]:
         """`count` channels to deliver to: #news and new ones."""
@@ -132,8 +140,30 @@ class Rig:
             if count >= at_least:
                 return count
             if time.monotonic() > deadline:
-                raise AssertionError(f"{count} of {at_least} messages after {within:g} s\n{self.bot.text()[-4000:]}")
+                raise AssertionError(
+                    f"{count} of {at_least} messages after {within:g} s\n{await self.shortfall(channels)}\n"
+                    f"{self.bot.text()[-4000:]}"
+                )
             await asyncio.sleep(0.1)
+
+    async def shortfall(self, channels: list[int]) -> str:
+        """What a failed wait needs to be understood: each channel's posts, and the outbox rows not sent yet (their
+        state, tries, last error, claim and next try), as the bot's database has them."""
+        posted = {channel: sum(counts.values()) for channel, counts in (await self.alerts(channels)).items()}
+        lines = [f"stories posted per channel: {posted}"]
+        engine = create_engine(self.database_url)
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.execute(select(deliveries).where(deliveries.c.state != "sent"))
+                for row in rows.mappings():
+                    lines.append(
+                        "unsent: " + ", ".join(f"{key}={row[key]}" for key in _OUTBOX_COLUMNS if row[key] is not None)
+                    )
+        except Exception as exc:  # the diagnosis must not hide the failure it explains
+            lines.append(f"(the outbox could not be read: {exc!r})")
+        finally:
+            await engine.dispose()
+        return "\n".join(lines)
 
     async def assert_each_once(self, channels: list[int], stories: int, within: float = 60.0) -> None:
         """Every channel has every story's alert, and none twice (waiting up to `within` for the last ones)."""
@@ -173,7 +203,7 @@ async def rig(emulator: EmulatorHandle, database_url: str, tmp_path: Path) -> As
         sources.write_text(newsroom.sources_toml())
         bot = BotProcess(bot_env(emulator, database_url, sources), tmp_path / "bot.log")
         try:
-            yield Rig(emulator, newsroom, bot)
+            yield Rig(emulator, newsroom, bot, database_url)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 await bot.stop()

@@ -18,6 +18,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bot.store.locks import current_schema, schema_key
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -96,15 +98,14 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         yield connection
 
 
-MIGRATE_LOCK = 0x41_57_4D_49_47  # "AWMIG": processes of a fleet starting together migrate one after another
-
-
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply the Alembic migrations up to `revision` (all of them by default). On PostgreSQL, processes starting at
-    once take turns (a transaction-scoped advisory lock): the first migrates, the others find nothing to do."""
+    once take turns (a transaction-scoped advisory lock, for this schema's tables: bot.store.locks.schema_key): the
+    first migrates, the others find nothing to do."""
     async with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
+            key = schema_key("migrate", await current_schema(connection))
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
 
 

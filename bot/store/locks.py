@@ -5,11 +5,16 @@
 - On PostgreSQL only one process polls at a time: a session advisory lock, held on a connection of its own for as
   long as the process polls. When that process dies its connection closes and PostgreSQL releases the lock; a
   waiting worker takes it at its next tick.
+
+Advisory locks belong to the whole database, not to a schema: the key names the schema the bot's tables are in
+(`schema_key`), so that two deployments (or two test runs) in different schemas of one database never wait for
+each other. Before, a second one never polled while the first ran, and said nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -22,7 +27,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger(__name__)
 
-POLL_LOCK = 0x41_57_50_4F_4C_4C  # "AWPOLL": the advisory lock of the one poller
+
+def schema_key(name: str, schema: str | None) -> int:
+    """The advisory lock key of `name` (the poll, migrations) for the tables of one schema (a signed 64-bit int)."""
+    digest = hashlib.blake2b(f"accordwatch:{name}:{schema or ''}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def current_schema(connection: AsyncConnection) -> str | None:
+    """The schema unqualified table names resolve to (the first of the search path that exists)."""
+    schema: str | None = await connection.scalar(select(func.current_schema()))
+    return schema
 
 
 class DatabaseInUse(Exception):
@@ -67,6 +82,7 @@ class PollLock:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
+        self._key: int | None = None  # `schema_key("poll", ...)`, read on first use
 
     @property
     def shared(self) -> bool:
@@ -85,7 +101,9 @@ class PollLock:
                 await self._drop()
         connection = await self._engine.connect()
         try:
-            taken = bool(await connection.scalar(select(func.pg_try_advisory_lock(POLL_LOCK))))
+            if self._key is None:
+                self._key = schema_key("poll", await current_schema(connection))
+            taken = bool(await connection.scalar(select(func.pg_try_advisory_lock(self._key))))
             await connection.commit()
         except BaseException:
             await connection.close()
@@ -104,7 +122,7 @@ class PollLock:
                 await connection.close()
 
     async def release(self) -> None:
-        if self._connection is not None:
+        if self._connection is not None and self._key is not None:
             with contextlib.suppress(DBAPIError, SQLAlchemyError, OSError):
-                await self._connection.execute(select(func.pg_advisory_unlock(POLL_LOCK)))
+                await self._connection.execute(select(func.pg_advisory_unlock(self._key)))
             await self._drop()

@@ -554,9 +554,10 @@ class DeliveryRunner:
         for candidate in candidates:
             if isinstance(candidate, discord.TextChannel) and not missing_permissions(candidate, guild.me):
                 try:
-                    await candidate.send(text, allowed_mentions=discord.AllowedMentions.none())
+                    async with self._answered():
+                        await candidate.send(text, allowed_mentions=discord.AllowedMentions.none())
                     return True
-                except discord.HTTPException:
+                except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError):
                     continue
         log.warning("could not tell the admins of server %d: %s", guild.id, text)
         return False

@@ -373,6 +373,27 @@ async def test_with_no_other_subscribed_channel_the_admins_are_told_in_the_syste
     assert "Missing Send Messages" in str(status["messages"])
 
 
+async def test_a_notice_whose_channel_does_not_answer_goes_to_the_next_one(
+    emulator: EmulatorHandle, bots: BotLauncher, newsroom: Newsroom
+) -> None:
+    """Before: the notice waited for aiohttp's 5 minutes on a stalled connection, and the round with it."""
+    bot = await bots.start()
+    bot.deliveries.send_timeout = 1.0
+    news, general = await emulator.channel_id("news"), await emulator.channel_id("general")
+    updates = int((await emulator.call("POST", "/channels", {"name": "updates"}))["id"])
+    await subscribe(emulator, news, "alerts", min_importance=0)
+    await subscribe(emulator, updates, "digest")  # the first place a notice is posted: another subscribed channel
+    await emulator.permissions(news, deny=["send_messages"])
+    await emulator.stall("POST", rf"^/channels/{updates}/messages$", seconds=3600)
+    newsroom.publish("bbc", "cnn")
+    [notice] = await eventually(
+        lambda: emulator.channel_messages(general), lambda found: len(found) == 1, what="the notice, in the next place"
+    )
+    assert f"paused deliveries to <#{news}>" in notice["content"]
+    assert await emulator.channel_messages(updates) == []
+    await eventually(lambda: message_statuses(emulator, updates), lambda found: found == [499], what="given up once")
+
+
 async def test_a_deleted_channel_drops_its_subscription(emulator: EmulatorHandle, bots: BotLauncher) -> None:
     await bots.start()
     news, general = await emulator.channel_id("news"), await emulator.channel_id("general")

@@ -34,7 +34,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -426,8 +426,12 @@ class Delivery:
         if not subs:
             return []
         seen = await self.views.for_guilds({s.guild_id for s in subs}, now - ALERT_LOOKBACK)
-        sent = await self.store.alerts_sent(s.id for s in subs)
+        # The messages on their way first, then those posted: a message marked sent between the two reads (its
+        # pair leaves the first and enters the second in one transaction) is then in one of them. The other way
+        # round it could be in neither, and be planned again: a channel got one summary twice when sends
+        # overlapped planning.
         open_pairs = await self.store.open_alerts()
+        sent = await self.store.alerts_sent(s.id for s in subs)
         topics = await self.store.topics_of({s.guild_id for s in subs})
         actions: list[AlertAction] = []
         breathe = Breather()
@@ -492,15 +496,27 @@ class Delivery:
     # --- the outbox ------------------------------------------------------------------------------------------
 
     async def claim(
-        self, owner: str, now: datetime, lease: timedelta, limit: int = 500, guilds: Callable[[int], bool] | None = None
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int = 500,
+        guilds: Callable[[int], bool] | None = None,
+        busy: Collection[int] = (),
     ) -> list[PendingDelivery]:
         """Claim the rows due to be sent (not claimed, or their claim expired; not waiting for a retry), oldest
-        first, for `lease`; `guilds` keeps only the servers this process delivers for."""
-        return await self.store.claim(owner, now, now + lease, limit, guilds)
+        first, for `lease`; `guilds` keeps only the servers this process delivers for, and the channels in `busy`
+        (this process is still sending to them) are left for later."""
+        return await self.store.claim(owner, now, now + lease, limit, guilds, busy)
 
     async def release(self, ids: Sequence[int]) -> None:
         """Give claimed rows back (not sent now: another round or process may send them)."""
         await self.store.release(ids)
+
+    async def renew(self, ids: Sequence[int], owner: str, now: datetime, lease: timedelta) -> None:
+        """Hold `owner`'s claims on these rows for `lease` more: a channel's rows sent one after another under its
+        rate limit can take longer than one lease, and a claim that lapsed could be taken by another process."""
+        await self.store.renew(ids, owner, now + lease)
 
     async def mark_attempt(self, delivery_id: int, now: datetime) -> None:
         """Right before a send: the first try's time is kept (after the nonce window, look before resending)."""

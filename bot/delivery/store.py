@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -455,19 +455,27 @@ class DeliveryStore:
         return bool(result.rowcount)
 
     async def claim(
-        self, owner: str, now: datetime, until: datetime, limit: int, guilds: Callable[[int], bool] | None
+        self,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        guilds: Callable[[int], bool] | None,
+        busy: Collection[int] = (),
     ) -> list[PendingDelivery]:
         """Claim pending rows that are due (no retry waiting) and free (unclaimed or expired), oldest first, until
         `until`. A channel's rows go in order: behind a row that waits (a retry, or another sender's claim) the
-        channel's later rows wait too. The claim is a conditional update, so two processes never both hold a row
-        (on PostgreSQL the second waits for the first's commit and then finds the row taken)."""
+        channel's later rows wait too, and a channel in `busy` (the caller still sends to it) waits whole: its
+        rows, even one whose claim expired, are not taken twice by one process. The claim is a conditional update,
+        so two processes never both hold a row (on PostgreSQL the second waits for the first's commit and then
+        finds the row taken)."""
         query = (
             select(_D.c.id, _D.c.channel_id, _D.c.guild_id, _D.c.next_try_at, _D.c.claimed_until)
             .where(_D.c.state == "pending")
             .order_by(_D.c.id)
         )
         async with transaction(self._engine) as connection:
-            blocked: set[int] = set()
+            blocked: set[int] = set(busy)
             ids: list[int] = []
             for row in await connection.execute(query):
                 if row.channel_id in blocked or (
@@ -499,6 +507,16 @@ class DeliveryStore:
             for chunk in _chunks(list(ids)):
                 await connection.execute(
                     update(_D).where(_D.c.id.in_(chunk)).values(claimed_by=None, claimed_until=None)
+                )
+
+    async def renew(self, ids: Sequence[int], owner: str, until: datetime) -> None:
+        """Extend `owner`'s claims on these rows (still pending) until `until`."""
+        async with transaction(self._engine) as connection:
+            for chunk in _chunks(list(ids)):
+                await connection.execute(
+                    update(_D)
+                    .where(_D.c.id.in_(chunk), _D.c.claimed_by == owner, _D.c.state == "pending")
+                    .values(claimed_until=until)
                 )
 
     async def release_claims(self, owner: str | None) -> int:

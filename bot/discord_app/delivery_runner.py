@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import logging
+import math
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -65,6 +67,8 @@ GIVE_UP_AFTER = timedelta(hours=24)  # a message Discord kept refusing this long
 NONCE_WINDOW = timedelta(minutes=4)
 LEASE = timedelta(minutes=2)  # how long a claim on a row holds without being renewed by a send
 CHANNELS_AT_ONCE = 25  # channels sent to concurrently (the global pace is what bounds the rate)
+ROUND_GAP = 0.25  # seconds between two rounds at least
+RENEW_AFTER = LEASE / 3  # a channel still sending this long after its claim holds its rows for a lease more
 HISTORY_LOOKBACK = 50  # messages read when looking for one posted without an answer
 # A request to Discord with no answer this long is given up for now and tried again later (same nonce): aiohttp's
 # own limit is 5 minutes, and a round waits for its slowest channel, so one stalled connection held every
@@ -170,6 +174,7 @@ class DeliveryRunner:
         self.retry_base = retry_base
         self.retry_max = retry_max
         self.send_timeout = send_timeout  # seconds a request to Discord may go unanswered (`SEND_TIMEOUT`)
+        self.renew_after = RENEW_AFTER.total_seconds()  # a channel's claims are renewed this often while it sends
         self.owner = owner or process_owner()
         self._owns = owns  # the servers this process delivers for (its shards); None: all
         self._sole = sole_process  # no other process shares the database: claims left by a crash are ours
@@ -178,6 +183,7 @@ class DeliveryRunner:
         self._stopping = False
         self._round_lock = asyncio.Lock()
         self._channels = asyncio.Semaphore(CHANNELS_AT_ONCE)
+        self._sending: dict[int, asyncio.Task[int]] = {}  # channel id -> the task sending its claimed rows
         self._metrics: Metrics = bot.services.metrics
 
     # --- the dispatcher ------------------------------------------------------------------------------------
@@ -200,29 +206,42 @@ class DeliveryRunner:
         self._wake.set()
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop the dispatcher: the round under way may finish within `grace` seconds, then it is cut (a send in
+        """Stop the dispatcher: the sends under way may finish within `grace` seconds, then they are cut (a send in
         flight is recorded as tried: the next start checks whether Discord posted it)."""
         task, self._task = self._task, None
         if task is None:
             return
         self._stopping = True
         self._wake.set()
+        deadline = asyncio.get_running_loop().time() + grace
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(task), grace)
         if not task.done():
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        sending = list(self._sending.values())
+        if sending:
+            await asyncio.wait(sending, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+            for channel_task in sending:
+                channel_task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
 
     async def _run(self) -> None:
         await self.bot.wait_until_ready()
+        loop = asyncio.get_running_loop()
+        last = -math.inf
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.idle):
                     await self._wake.wait()
+            # Wakes that come close together (each channel that finishes sending wakes it) make one round: a round
+            # reads every pending row, and a fan-out to a thousand channels would otherwise run a thousand.
+            await asyncio.sleep(max(0.0, last + ROUND_GAP - loop.time()))
             self._wake.clear()
             if self._stopping:
                 return
+            last = loop.time()
             try:
                 if await self.round():
                     self._wake.set()  # it had work: there may be more (a claim takes 500 rows at most)
@@ -230,33 +249,54 @@ class DeliveryRunner:
                 log.exception("a delivery round failed; the next one tries again")
 
     async def round(self) -> int:
-        """Record the alerts owed, then send every row due; returns how many messages were sent."""
+        """Record the alerts owed, then start sending every row due; returns how many rows were handed to senders."""
         async with self._round_lock:
             await self._announce_disabled_sources()
             recorded = await self.delivery.record_alerts(self.clock(), owns=self._owns)
             if recorded:
                 log.info("planned %s", count(len(recorded), "alert message"))
-            sent = await self.send_due()
+            started = await self.send_due()
             self._metrics.set_pending(await self.delivery.store.pending_count())
-            return sent
+            return started
 
     async def send_due(self) -> int:
-        """Claim the rows due and send them, channels side by side."""
-        rows = await self.delivery.claim(self.owner, self.clock(), LEASE, guilds=self._owns)
+        """Claim the rows due and start sending them, a task per channel; returns how many rows were claimed.
+
+        Why a round does not wait for its channels: a channel that waits (its rate-limit bucket, Discord's slow
+        answer) then held every other channel's next messages, a new story's alerts included, until it was done.
+        A channel still sending is left out of the next claims (its rows wait, in order, for its task), and its
+        task wakes the dispatcher when it ends."""
+        rows = await self.delivery.claim(self.owner, self.clock(), LEASE, guilds=self._owns, busy=self._sending.keys())
         if not rows:
             return 0
         reads = _StoryReads(self.delivery)
         by_channel: dict[int, list[PendingDelivery]] = {}
         for row in rows:
             by_channel.setdefault(row.channel_id, []).append(row)
-        sent = await asyncio.gather(*(self._send_channel(channel_rows, reads) for channel_rows in by_channel.values()))
-        return sum(sent)
+        for channel_id, channel_rows in by_channel.items():
+            task = asyncio.create_task(self._send_channel(channel_rows, reads), name=f"deliver-to-{channel_id}")
+            self._sending[channel_id] = task
+            task.add_done_callback(functools.partial(self._channel_done, channel_id))
+        return len(rows)
+
+    def _channel_done(self, channel_id: int, task: asyncio.Task[int]) -> None:
+        if self._sending.get(channel_id) is task:
+            del self._sending[channel_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sending to channel %d failed", channel_id, exc_info=task.exception())
+        self.wake()  # the channel's next rows, if any, may go now
 
     async def _send_channel(self, rows: Sequence[PendingDelivery], reads: _StoryReads) -> int:
-        """One channel's rows, in order; stop at the first that must wait (the rest wait too, in order)."""
+        """One channel's rows, in order; stop at the first that must wait (the rest wait too, in order). Claims
+        still held are renewed as the rows go out, one lease at a time."""
         sent = 0
+        loop = asyncio.get_running_loop()
+        renewed = loop.time()
         async with self._channels:
             for index, row in enumerate(rows):
+                if loop.time() - renewed > self.renew_after:
+                    await self.delivery.renew([other.id for other in rows[index:]], self.owner, self.clock(), LEASE)
+                    renewed = loop.time()
                 try:
                     outcome = await self._deliver(row, reads)
                 except Exception:

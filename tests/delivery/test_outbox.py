@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from bot.delivery.service import Delivery
 from bot.delivery.values import ALERTS_PER_ROUND
@@ -54,6 +55,68 @@ async def test_a_row_is_claimed_by_one_sender_until_its_lease_ends(
     await delivery.release([taken.id])
     assert [r.id for r in await delivery.claim("one", clock.now, LEASE)] == [record.id]
     assert await delivery.claim("three", clock.now, LEASE, guilds=lambda guild_id: guild_id != GUILD) == []
+
+
+async def test_a_renewed_claim_outlives_its_first_lease_and_a_busy_channel_is_not_claimed(
+    delivery: Delivery, stories: Stories, clock: Clock
+) -> None:
+    """A channel's rows sent one by one under its rate limit can take longer than a lease: the sender renews its
+    claim, so no other process takes the rows meanwhile; and the sender itself claims nothing more for a channel
+    it is still sending to, even past a lapsed claim."""
+    await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=0)
+    await delivery.subscribe(GUILD, 11, mode="alerts", min_importance=0)
+    clock.advance(minutes=1)
+    await stories.add(article("a.example", seen=clock.now))
+    recorded = await delivery.record_alerts(clock.now)
+    assert sorted(r.channel_id for r in recorded) == [10, 11]
+    (other,) = await delivery.claim("one", clock.now, LEASE, busy={10})
+    assert other.channel_id == 11
+    assert await delivery.mark_sent(other.id, 42, clock.now)
+    (mine,) = await delivery.claim("one", clock.now, LEASE)
+    assert mine.channel_id == 10
+    clock.advance(minutes=1)
+    await delivery.renew([mine.id], "one", clock.now, LEASE)
+    await delivery.renew([mine.id], "two", clock.now + LEASE, LEASE)  # only the holder renews
+    clock.advance(minutes=1, seconds=30)  # past the first lease, within the renewed one
+    assert await delivery.claim("two", clock.now, LEASE) == []
+    clock.advance(minutes=1)  # the renewed lease lapsed too: the holder died
+    assert [r.id for r in await delivery.claim("one", clock.now, LEASE, busy={10})] == []  # not twice by one
+    (taken,) = await delivery.claim("two", clock.now, LEASE)
+    assert taken.id == mine.id
+
+
+async def test_a_message_sent_while_alerts_are_planned_is_not_planned_again(
+    delivery: Delivery, stories: Stories, clock: Clock
+) -> None:
+    """Sends go on while the next round plans: a summary marked sent between planning's two reads (what is on its
+    way, what was posted) was in neither, and was planned and posted a second time."""
+    await delivery.subscribe(GUILD, 10, mode="alerts", min_importance=0)
+    clock.advance(minutes=1)
+    for n in range(ALERTS_PER_ROUND + 2):
+        await stories.add(article(f"s{n}.example", title=f"Story number {n}", seen=clock.now, path=f"s{n}"))
+    recorded = await delivery.record_alerts(clock.now)
+    [summary] = [row for row in recorded if row.kind == "summary"]
+    for row in await delivery.claim("one", clock.now, LEASE):
+        if row.id != summary.id:
+            assert await delivery.mark_sent(row.id, row.id + 100, clock.now)
+    store = delivery.store
+    reads = {"open": store.open_alerts, "sent": store.alerts_sent}
+    done: list[str] = []
+
+    def read_then_send(name: str) -> Any:
+        async def read(*args: Any) -> Any:
+            found = await reads[name](*args)
+            if not done:  # the summary goes out right after planning's first read
+                done.append(name)
+                assert await delivery.mark_sent(summary.id, 999, clock.now)
+            return found
+
+        return read
+
+    store.open_alerts = read_then_send("open")  # type: ignore[method-assign]
+    store.alerts_sent = read_then_send("sent")  # type: ignore[method-assign]
+    assert await delivery.record_alerts(clock.now) == []
+    assert done  # the send did fall between the reads
 
 
 async def test_a_retry_waits_its_turn_and_is_tried_first_after_the_nonce_window(

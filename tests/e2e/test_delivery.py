@@ -373,6 +373,29 @@ async def test_with_no_other_subscribed_channel_the_admins_are_told_in_the_syste
     assert "Missing Send Messages" in str(status["messages"])
 
 
+async def test_a_channel_waiting_for_its_rate_limit_holds_up_no_other_channels_new_alert(
+    emulator: EmulatorHandle, bots: BotLauncher, newsroom: Newsroom
+) -> None:
+    """Six messages in a channel: the sixth waits about 5 s for the channel's bucket (5 messages in 5 s). Before,
+    a round waited for all its channels, so a story found meanwhile for another channel waited as long."""
+    await bots.start()
+    busy, other = await emulator.channel_id("news"), await emulator.channel_id("general")
+    for name, word, channel in (("zebra", "zebrafish", busy), ("okapi", "okapi", other)):
+        added = await emulator.ask("watch", {"name": name, "query": word}, subcommand="add", user="admin")
+        assert name in text_of(added), added
+        await subscribe(emulator, channel, "alerts", topics=name, min_importance=0)
+    newsroom.publish_items("bbc", numbered_items("zebrafish", 6))  # five alerts and a summary of the sixth
+    await eventually(lambda: emulator.channel_messages(busy), lambda found: len(found) >= 5, what="five alerts")
+    newsroom.publish_items("cnn", numbered_items("okapi", 1))
+    await eventually(lambda: emulator.channel_messages(other), lambda found: len(found) == 1, what="the okapi alert")
+    posted = await eventually(
+        lambda: emulator.channel_messages(busy), lambda found: len(found) == 6, what="the busy channel's sixth"
+    )
+    [alert] = await emulator.channel_messages(other)
+    sixth = max(int(message["id"]) for message in posted)  # snowflakes: the later message has the larger id
+    assert int(alert["id"]) < sixth, "the other channel's alert waited for the busy channel's rate limit"
+
+
 async def test_a_notice_whose_channel_does_not_answer_goes_to_the_next_one(
     emulator: EmulatorHandle, bots: BotLauncher, newsroom: Newsroom
 ) -> None:

@@ -68,6 +68,7 @@ NONCE_WINDOW = timedelta(minutes=4)
 LEASE = timedelta(minutes=2)  # how long a claim on a row holds without being renewed by a send
 CHANNELS_AT_ONCE = 25  # channels sent to concurrently (the global pace is what bounds the rate)
 ROUND_GAP = 0.25  # seconds between two rounds at least
+CLAIM_ROWS = 500  # rows claimed by one round at most
 RENEW_AFTER = LEASE / 3  # a channel still sending this long after its claim holds its rows for a lease more
 HISTORY_LOOKBACK = 50  # messages read when looking for one posted without an answer
 # A request to Discord with no answer this long is given up for now and tried again later (same nonce): aiohttp's
@@ -179,6 +180,7 @@ class DeliveryRunner:
         self._owns = owns  # the servers this process delivers for (its shards); None: all
         self._sole = sole_process  # no other process shares the database: claims left by a crash are ours
         self._wake = asyncio.Event()
+        self._plan = True  # the next round plans first (news, a subscription or a digest changed what is owed)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._round_lock = asyncio.Lock()
@@ -202,7 +204,8 @@ class DeliveryRunner:
         self.wake()
 
     def wake(self) -> None:
-        """Something may be owed (news saved, a subscription changed, a digest recorded): run a round soon."""
+        """Something may be owed (news saved, a subscription changed, a digest recorded): plan and send soon."""
+        self._plan = True
         self._wake.set()
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -232,9 +235,11 @@ class DeliveryRunner:
         loop = asyncio.get_running_loop()
         last = -math.inf
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
+            try:
                 async with asyncio.timeout(self.idle):
                     await self._wake.wait()
+            except TimeoutError:
+                self._plan = True  # every few seconds regardless: quiet hours end, a retry comes due
             # Wakes that come close together (each channel that finishes sending wakes it) make one round: a round
             # reads every pending row, and a fan-out to a thousand channels would otherwise run a thousand.
             await asyncio.sleep(max(0.0, last + ROUND_GAP - loop.time()))
@@ -242,19 +247,23 @@ class DeliveryRunner:
             if self._stopping:
                 return
             last = loop.time()
+            plan, self._plan = self._plan, False
             try:
-                if await self.round():
-                    self._wake.set()  # it had work: there may be more (a claim takes 500 rows at most)
+                if await self.round(plan=plan) >= CLAIM_ROWS:
+                    self._wake.set()  # a full claim: there are more rows due
             except Exception:  # the dispatcher must outlive any one round's failure (a database hiccup)
+                self._plan = True
                 log.exception("a delivery round failed; the next one tries again")
 
-    async def round(self) -> int:
-        """Record the alerts owed, then start sending every row due; returns how many rows were handed to senders."""
+    async def round(self, *, plan: bool = True) -> int:
+        """Record the alerts owed (unless only sends ended since the last round: `plan` False, as planning reads
+        every subscription's stories), then start sending every row due; returns how many rows were claimed."""
         async with self._round_lock:
-            await self._announce_disabled_sources()
-            recorded = await self.delivery.record_alerts(self.clock(), owns=self._owns)
-            if recorded:
-                log.info("planned %s", count(len(recorded), "alert message"))
+            if plan:
+                await self._announce_disabled_sources()
+                recorded = await self.delivery.record_alerts(self.clock(), owns=self._owns)
+                if recorded:
+                    log.info("planned %s", count(len(recorded), "alert message"))
             started = await self.send_due()
             self._metrics.set_pending(await self.delivery.store.pending_count())
             return started
@@ -266,7 +275,9 @@ class DeliveryRunner:
         answer) then held every other channel's next messages, a new story's alerts included, until it was done.
         A channel still sending is left out of the next claims (its rows wait, in order, for its task), and its
         task wakes the dispatcher when it ends."""
-        rows = await self.delivery.claim(self.owner, self.clock(), LEASE, guilds=self._owns, busy=self._sending.keys())
+        rows = await self.delivery.claim(
+            self.owner, self.clock(), LEASE, CLAIM_ROWS, guilds=self._owns, busy=self._sending.keys()
+        )
         if not rows:
             return 0
         reads = _StoryReads(self.delivery)
@@ -284,7 +295,7 @@ class DeliveryRunner:
             del self._sending[channel_id]
         if not task.cancelled() and task.exception() is not None:
             log.error("sending to channel %d failed", channel_id, exc_info=task.exception())
-        self.wake()  # the channel's next rows, if any, may go now
+        self._wake.set()  # the channel's next rows, if any, may go now (nothing new to plan)
 
     async def _send_channel(self, rows: Sequence[PendingDelivery], reads: _StoryReads) -> int:
         """One channel's rows, in order; stop at the first that must wait (the rest wait too, in order). Claims

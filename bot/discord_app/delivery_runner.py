@@ -4,16 +4,18 @@ Exactly once (the rules live in bot/delivery/service.py; this is the sending hal
 - The dispatcher wakes when news was saved, a subscription changed or a digest was recorded, and every few seconds
   regardless. Each round it records the alerts owed (`record_alerts`: derived from the database, so nothing owed
   lives only in memory) and claims the outbox rows due; a poll never waits for it.
-- Rows are sent channel by channel: in order within a channel, different channels at the same time (a channel
-  whose rate-limit bucket is empty waits alone), every send in a paced slot under Discord's global limit.
+- Rows are sent channel by channel: in order within a channel, different channels at the same time, each in a
+  task of its own that the dispatcher does not wait for (a channel whose rate-limit bucket is empty waits alone,
+  and the next round serves the others), every send in a paced slot under Discord's global limit.
 - Each message goes out with its nonce and `enforce_nonce` (Discord returns the first message for a resend within
   a few minutes) and is marked sent only after Discord accepted it. A row first tried longer ago than that window
   may have been posted with no answer heard: the channel's recent messages are searched for it (the bot's own,
   same nonce or same footer, which names the story or the digest) and the one found is adopted.
 When Discord says no: 429 and 5xx are retried inside discord.py, then the row waits (`note_retry`, shown in
 /status) and is tried again with backoff, for up to a day; the channel's other rows wait behind it, other channels
-go on. 403 (a permission was taken away) pauses the subscription at once, fails its waiting rows and tells the
-server's admins once; 404 (the channel is gone) removes the subscription. One channel's trouble never stops another.
+go on; a request with no answer in `SEND_TIMEOUT` seconds counts as such a refusal. 403 (a permission was taken
+away) pauses the subscription at once, fails its waiting rows and tells the server's admins once; 404 (the channel
+is gone) removes the subscription. One channel's trouble never stops another.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """News saved in one process wakes the delivery of the others at once: PostgreSQL's LISTEN/NOTIFY.
 
-The poller notifies `NEWS_CHANNEL` in the transaction that writes the news (PostgreSQL delivers it at commit, so a
-listener never hears of news it cannot read yet); each gateway listens on a connection of its own and runs a
-delivery round when it hears. Delivery also runs every few seconds regardless, so a lost notification (a dropped
-connection) only delays, never loses.
+The poller notifies the channel of its schema (`notify_news`) in the transaction that writes the news (PostgreSQL
+delivers it at commit, so a listener never hears of news it cannot read yet); each gateway listens on a connection
+of its own and runs a delivery round when it hears. Delivery also runs every few seconds regardless, so a lost
+notification (a dropped connection) only delays, never loses.
 """
 
 from __future__ import annotations
@@ -22,15 +22,20 @@ from bot.aio import cancel
 
 log = logging.getLogger(__name__)
 
-NEWS_CHANNEL = "accord_watch_news"
+# The channel's name, computed by PostgreSQL for the schema of the bot's tables: channels belong to the whole
+# database, and a deployment in another schema of it must not wake this one's delivery (bot.store.locks).
+_CHANNEL = "'accord_watch_news_' || left(md5(coalesce(current_schema(), '')), 16)"
 
 
 async def notify_news(connection: AsyncConnection, seq: int) -> None:
     """Within a writing transaction: tell the listeners, at commit, that news up to change `seq` is stored."""
     if connection.dialect.name == "postgresql":
-        await connection.execute(
-            text("SELECT pg_notify(:channel, :payload)"), {"channel": NEWS_CHANNEL, "payload": str(seq)}
-        )
+        await connection.execute(text(f"SELECT pg_notify({_CHANNEL}, :payload)"), {"payload": str(seq)})
+
+
+async def news_channel(connection: AsyncConnection) -> str:
+    """The channel `notify_news` notifies on this connection's schema."""
+    return str(await connection.scalar(text(f"SELECT {_CHANNEL}")))
 
 
 class NewsListener:
@@ -58,18 +63,20 @@ class NewsListener:
         while True:
             try:
                 async with self._engine.connect() as connection:
+                    channel = await news_channel(connection)
+                    await connection.commit()  # the listening connection holds no transaction open
                     raw = await connection.get_raw_connection()
                     driver: Any = raw.driver_connection
                     closed = asyncio.Event()
                     driver.add_termination_listener(lambda _connection, done=closed: done.set())
-                    await driver.add_listener(NEWS_CHANNEL, self._heard)
+                    await driver.add_listener(channel, self._heard)
                     self.listening.set()
                     try:
                         await closed.wait()
                     finally:
                         self.listening.clear()
                         with contextlib.suppress(Exception):
-                            await driver.remove_listener(NEWS_CHANNEL, self._heard)
+                            await driver.remove_listener(channel, self._heard)
                 log.warning("the connection listening for news closed; listening again")
             except (DBAPIError, SQLAlchemyError, OSError) as exc:
                 log.warning("cannot listen for news (%s); trying again in %g s", type(exc).__name__, self._retry)

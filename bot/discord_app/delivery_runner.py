@@ -74,8 +74,8 @@ CLAIM_ROWS = 500  # rows claimed by one round at most
 RENEW_AFTER = LEASE / 3  # a channel still sending this long after its claim holds its rows for a lease more
 HISTORY_LOOKBACK = 50  # messages read when looking for one posted without an answer
 # A request to Discord with no answer this long is given up for now and tried again later (same nonce): aiohttp's
-# own limit is 5 minutes, and a round waits for its slowest channel, so one stalled connection held every
-# channel's next messages that long. Rate-limit waits inside discord.py (5 s for a channel's messages) fit well
+# own limit is 5 minutes, for which a stalled connection held the channel's messages (and, while rounds waited for
+# their channels, every channel's). Rate-limit waits inside discord.py (5 s for a channel's messages) fit well
 # within it.
 SEND_TIMEOUT = 30.0
 

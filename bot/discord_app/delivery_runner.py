@@ -70,6 +70,9 @@ NONCE_WINDOW = timedelta(minutes=4)
 LEASE = timedelta(minutes=2)  # how long a claim on a row holds without being renewed by a send
 CHANNELS_AT_ONCE = 25  # channels sent to concurrently (the global pace is what bounds the rate)
 ROUND_GAP = 0.25  # seconds between two rounds at least
+# ... and between two rounds woken only because channels finished sending: their next rows are a backlog, and a
+# claim reads every pending row (tens of thousands after a long outage of Discord's)
+SEND_ROUND_GAP = 1.0
 CLAIM_ROWS = 500  # rows claimed by one round at most
 RENEW_AFTER = LEASE / 3  # a channel still sending this long after its claim holds its rows for a lease more
 HISTORY_LOOKBACK = 50  # messages read when looking for one posted without an answer
@@ -244,7 +247,7 @@ class DeliveryRunner:
                 self._plan = True  # every few seconds regardless: quiet hours end, a retry comes due
             # Wakes that come close together (each channel that finishes sending wakes it) make one round: a round
             # reads every pending row, and a fan-out to a thousand channels would otherwise run a thousand.
-            await asyncio.sleep(max(0.0, last + ROUND_GAP - loop.time()))
+            await asyncio.sleep(max(0.0, last + (ROUND_GAP if self._plan else SEND_ROUND_GAP) - loop.time()))
             self._wake.clear()
             if self._stopping:
                 return

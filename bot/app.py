@@ -356,6 +356,7 @@ async def run_worker(settings: Settings, clock: Callable[[], datetime] | None = 
         done = asyncio.Event()
 
         async def stop() -> None:
+            core.scheduler.hold()  # no poll starts from now on
             await core.news.stop()
             await core.scheduler.stop()
             done.set()

@@ -221,6 +221,7 @@ class AccordWatchBot(commands.AutoShardedBot):
 
     async def close(self) -> None:
         try:
+            self.services.scheduler.hold()  # no poll or digest starts from now on
             await self.services.news.stop()  # a poll under way ends now; what it saved is kept
             await self.deliveries.stop()
             await self.news_listener.stop()

@@ -245,6 +245,8 @@ class DeliveryRunner:
                     await self._wake.wait()
             except TimeoutError:
                 self._plan = True  # every few seconds regardless: quiet hours end, a retry comes due
+            if self._stopping:
+                return
             # Wakes that come close together (each channel that finishes sending wakes it) make one round: a round
             # reads every pending row, and a fan-out to a thousand channels would otherwise run a thousand.
             await asyncio.sleep(max(0.0, last + (ROUND_GAP if self._plan else SEND_ROUND_GAP) - loop.time()))

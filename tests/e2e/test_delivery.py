@@ -7,6 +7,7 @@ bot polls every second (POLL_INTERVAL=1).
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,33 @@ async def test_digest_now_posts_the_story_once_and_then_nothing_new(
     assert second["ephemeral"]
     assert "Nothing new" in text_of(second), second
     assert len(await emulator.channel_messages(news)) == 1
+
+
+async def test_no_poll_starts_once_the_bot_is_stopping(emulator: EmulatorHandle, bots: BotLauncher) -> None:
+    """The bot stops its polls, then its deliveries (a few seconds, for the messages in flight), then its scheduler.
+    Before, the scheduler still fired meanwhile: a poll started during the stop ran on until the scheduler cut it 10
+    s later, logging an ERROR (the fault suite's SIGTERM test caught it on a loaded machine)."""
+    bot = await bots.start()
+    news = bot.services.news
+    await eventually(lambda: asyncio.sleep(0, news.last_poll), lambda last: last is not None, what="a first poll")
+    started: list[float] = []
+    poll_once = news.poll_once
+
+    async def counted() -> Any:
+        started.append(time.monotonic())
+        return await poll_once()
+
+    news.poll_once = counted  # type: ignore[method-assign]
+    stop_deliveries = bot.deliveries.stop
+
+    async def slow_stop(grace: float = 5.0) -> None:
+        await asyncio.sleep(2.5)  # messages in flight: longer than a poll interval (1 s here)
+        await stop_deliveries(grace)
+
+    bot.deliveries.stop = slow_stop  # type: ignore[method-assign]
+    stopping = time.monotonic()
+    await bots.stop()
+    assert [at for at in started if at > stopping] == []
 
 
 async def test_a_restart_posts_nothing_twice(emulator: EmulatorHandle, bots: BotLauncher, newsroom: Newsroom) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -32,7 +33,14 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    base = _postgres_or_skip()
+    async with postgres_schema(_postgres_or_skip()) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def postgres_schema(base: str) -> AsyncIterator[str]:
+    """The URL of a fresh schema of the PostgreSQL database at `base` (named in the URL's search_path option),
+    dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(async_url(base))
     async with admin.begin() as connection:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.store.locks import current_schema, schema_key
+from bot.store.locks import lock_key
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -100,12 +100,11 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply the Alembic migrations up to `revision` (all of them by default). On PostgreSQL, processes starting at
-    once take turns (a transaction-scoped advisory lock, for this schema's tables: bot.store.locks.schema_key): the
+    once take turns (a transaction-scoped advisory lock, for this schema's tables: bot.store.locks.lock_key): the
     first migrates, the others find nothing to do."""
     async with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            key = schema_key("migrate", await current_schema(connection))
-            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            await connection.execute(select(func.pg_advisory_xact_lock(lock_key("migrate"))))
         await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
 
 

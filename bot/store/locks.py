@@ -7,20 +7,19 @@
   waiting worker takes it at its next tick.
 
 Advisory locks belong to the whole database, not to a schema: the key names the schema the bot's tables are in
-(`schema_key`), so that two deployments (or two test runs) in different schemas of one database never wait for
+(`lock_key`), so that two deployments (or two test runs) in different schemas of one database never wait for
 each other. Before, a second one never polled while the first ran, and said nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import func, select, text
+from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,16 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 log = logging.getLogger(__name__)
 
 
-def schema_key(name: str, schema: str | None) -> int:
-    """The advisory lock key of `name` (the poll, migrations) for the tables of one schema (a signed 64-bit int)."""
-    digest = hashlib.blake2b(f"accordwatch:{name}:{schema or ''}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+# The schema the bot's tables are in, as PostgreSQL names it: what every lock key and notification channel is
+# derived from (in SQL, on the connection that takes it, so nothing is read first or kept).
+SCHEMA = "coalesce(current_schema(), '')"
 
 
-async def current_schema(connection: AsyncConnection) -> str | None:
-    """The schema unqualified table names resolve to (the first of the search path that exists)."""
-    schema: str | None = await connection.scalar(select(func.current_schema()))
-    return schema
+def lock_key(name: str) -> TextClause:
+    """SQL for the advisory lock key of `name` (the poll, migrations) for this schema's tables (a 64-bit hash)."""
+    return text(f"hashtextextended('accordwatch:{name}:' || {SCHEMA}, 0)")
 
 
 class DatabaseInUse(Exception):
@@ -82,7 +79,6 @@ class PollLock:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
-        self._key: int | None = None  # `schema_key("poll", ...)`, read on first use
 
     @property
     def shared(self) -> bool:
@@ -101,9 +97,7 @@ class PollLock:
                 await self._drop()
         connection = await self._engine.connect()
         try:
-            if self._key is None:
-                self._key = schema_key("poll", await current_schema(connection))
-            taken = bool(await connection.scalar(select(func.pg_try_advisory_lock(self._key))))
+            taken = bool(await connection.scalar(select(func.pg_try_advisory_lock(lock_key("poll")))))
             await connection.commit()
         except BaseException:
             await connection.close()
@@ -122,7 +116,7 @@ class PollLock:
                 await connection.close()
 
     async def release(self) -> None:
-        if self._connection is not None and self._key is not None:
+        if self._connection is not None:
             with contextlib.suppress(DBAPIError, SQLAlchemyError, OSError):
-                await self._connection.execute(select(func.pg_advisory_unlock(self._key)))
+                await self._connection.execute(select(func.pg_advisory_unlock(lock_key("poll"))))
             await self._drop()

@@ -19,12 +19,13 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.aio import cancel
+from bot.store.locks import SCHEMA
 
 log = logging.getLogger(__name__)
 
-# The channel's name, computed by PostgreSQL for the schema of the bot's tables: channels belong to the whole
-# database, and a deployment in another schema of it must not wake this one's delivery (bot.store.locks).
-_CHANNEL = "'accord_watch_news_' || left(md5(coalesce(current_schema(), '')), 16)"
+# The channel's name, derived by PostgreSQL from the schema of the bot's tables: channels belong to the whole
+# database, and a deployment in another schema of it must not wake this one's delivery (as bot.store.locks).
+_CHANNEL = f"'accord_watch_news_' || left(md5({SCHEMA}), 16)"
 
 
 async def notify_news(connection: AsyncConnection, seq: int) -> None:

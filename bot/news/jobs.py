@@ -160,19 +160,21 @@ def ready_job() -> int:
     return os.getpid()
 
 
-def parse_and_tag_job(
-    body: bytes,
-    source: Source,
-    content_type: str | None,
+def parse_and_tag_batch_job(
+    feeds: Sequence[tuple[bytes, Source, str | None]],
     key: str,
     payload: tuple[tuple[str, str], ...] | None,
     lean: bool,
-) -> ParsedBody:
-    """One feed's work in a worker: the topics come by key, with their text only when the worker lacks them."""
+) -> list[ParsedBody]:
+    """Feeds' work in a worker, one job for several (bot.news.work batches the feeds that wait for a worker): the
+    topics come by key, with their text only when the worker lacks them."""
     matcher = _worker_matchers.get(key, payload)
     if matcher is None:
         raise NeedTopics(key)
-    return parse_and_tag_body(body, source, content_type, matcher, lean=lean, parse=parse_feed)
+    return [
+        parse_and_tag_body(body, source, content_type, matcher, lean=lean, parse=parse_feed)
+        for body, source, content_type in feeds
+    ]
 
 
 __all__ = [
@@ -184,8 +186,8 @@ __all__ = [
     "ParsedBody",
     "TopicSet",
     "init_worker",
+    "parse_and_tag_batch_job",
     "parse_and_tag_body",
-    "parse_and_tag_job",
     "parse_body",
     "ready_job",
 ]

@@ -206,6 +206,24 @@ async def test_a_first_polls_seen_keys_are_converted_and_written_a_chunk_at_a_ti
 ) -> None:
     """The event loop runs between chunks: converting a batch's 20,000 keys' times at once held it 50-70 ms."""
     converter = "_utc" if engine.dialect.name == "postgresql" else "_stored_time"  # the latter calls the former
+    seen = {f"id:{i}": T0 + i * MICRO for i in range(5000)}  # each its own time: a time is converted once
     async with most_calls_between_turns(monkeypatch, news, converter) as most:
-        await NewsStore(engine).save_poll(seen={f"id:{i}": T0 for i in range(5000)}, drafts=[], identities={})
+        await NewsStore(engine).save_poll(seen=seen, drafts=[], identities={})
     assert 0 < most[0] <= news._WRITE_CHUNK
+
+
+async def test_seen_keys_that_share_a_time_have_it_converted_once(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll's keys share their batch's time: 24,530 conversions of it were 3% of the loop's time in a poll."""
+    converter = "_utc" if engine.dialect.name == "postgresql" else "_stored_time"
+    calls: list[datetime] = []
+    convert = getattr(news, converter)
+    monkeypatch.setattr(news, converter, lambda when: calls.append(when) or convert(when))
+    store = NewsStore(engine)
+    later = T0 + timedelta(seconds=1)
+    await store.save_poll(seen={f"id:{i}": T0 if i % 2 else later for i in range(2000)}, drafts=[], identities={})
+    assert sorted(calls) == [T0, later]
+    async with engine.connect() as connection:
+        rows = {row.identity: row.first_seen for row in await connection.execute(select(schema.seen_articles))}
+    assert rows == {f"id:{i}": T0 if i % 2 else later for i in range(2000)}

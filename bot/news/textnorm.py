@@ -334,8 +334,13 @@ class Document:
             return sorted(self._prefix_positions(part.text)) if part.text else []
         if not pattern:
             return []
+        positions = self._positions
         for part in pattern:
-            if not part.text:
+            # every word present first (a look-up each), before any positions are gathered: most phrases tried
+            # lack one of their words, and their common words ("and", "the") have many positions
+            if not part.text or (part.prefix and not self._has_prefix(part.text)):
+                return []
+            if not part.prefix and part.text not in positions:
                 return []
         first = self._atom_positions(pattern[0])
         if not first:

@@ -28,6 +28,8 @@ tricky_text = st.text(alphabet=st.sampled_from(TRICKY) | st.characters(), max_si
 
 def test_folds_case_accents_and_typography() -> None:
     assert normalize("Türkiye’s “Élysée” — ёлка") == 'turkiye\'s "elysee" - елка'
+    assert normalize("Israel’s ‘deal’ – “done”") == "israel's 'deal' - \"done\""  # typography alone: ASCII after it
+    assert normalize("ג’ורג’ and ארה“ב") == reference_normalize("ג’ורג’ and ארה“ב") == "גורג and ארהב"
 
 
 def test_arabic_harakat_tatweel_and_letter_variants() -> None:

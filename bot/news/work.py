@@ -125,8 +125,8 @@ class ProcessWork:
         self._workers = max(1, workers if workers is not None else default_workers())
         self._pool: ProcessPoolExecutor | None = None
         self.restarts = 0
-        self._waiting: dict[tuple[str, bool], list[_Waiting]] = {}  # by topic-set key and leanness
-        self._topic_sets: dict[str, TopicSet] = {}
+        # by topic-set key and leanness: the topics and the feeds waiting to be worked on with them
+        self._waiting: dict[tuple[str, bool], tuple[TopicSet, list[_Waiting]]] = {}
         self._jobs: set[asyncio.Task[None]] = set()
 
     def _executor(self) -> ProcessPoolExecutor:
@@ -155,15 +155,15 @@ class ProcessWork:
         self, body: bytes, source: Source, content_type: str | None, topics: TopicSet, *, lean: bool
     ) -> ParsedBody:
         future: asyncio.Future[ParsedBody] = asyncio.get_running_loop().create_future()
-        self._topic_sets[topics.key] = topics
-        self._waiting.setdefault((topics.key, lean), []).append(_Waiting(body, source, content_type, future))
+        _, waiting = self._waiting.setdefault((topics.key, lean), (topics, []))
+        waiting.append(_Waiting(body, source, content_type, future))
         self._send()
         return await future
 
     def _send(self) -> None:
         """Start jobs while fewer than two per worker are on their way (one running, the next at hand)."""
         while len(self._jobs) < 2 * self._workers and self._waiting:
-            (key, lean), waiting = next(iter(self._waiting.items()))
+            (key, lean), (topics, waiting) = next(iter(self._waiting.items()))
             waiting[:] = [feed for feed in waiting if not feed.future.done()]  # a cancelled poll's feeds
             share = min(BATCH_FEEDS, max(1, len(waiting) // self._workers))
             batch: list[_Waiting] = []
@@ -174,7 +174,7 @@ class ProcessWork:
             if not waiting:
                 del self._waiting[(key, lean)]
             if batch:
-                job = asyncio.create_task(self._job(self._topic_sets[key], lean, batch), name="feed-work")
+                job = asyncio.create_task(self._job(topics, lean, batch), name="feed-work")
                 self._jobs.add(job)
                 job.add_done_callback(self._job_done)
 
@@ -231,7 +231,7 @@ class ProcessWork:
             pool.shutdown(wait=False, cancel_futures=True)
         for job in list(self._jobs):
             job.cancel()
-        for waiting in self._waiting.values():
+        for _, waiting in self._waiting.values():
             for feed in waiting:
                 feed.future.cancel()
         self._waiting.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -165,6 +166,14 @@ def test_host_of() -> None:
     assert host_of("https://edition.cnn.com/x") == "edition.cnn.com"
     assert host_of("not a url") == ""
     assert host_of("http://[broken") == ""
+
+
+@settings(max_examples=2000)
+@given(st.text())
+def test_normalise_title_is_its_definition_character_by_character(title: str) -> None:
+    folded = unicodedata.normalize("NFKC", title).casefold()
+    kept = "".join(" " if unicodedata.category(char)[0] in "PSZC" else char for char in folded)
+    assert normalise_title(title) == " ".join(kept.split())
 
 
 def test_normalise_title_keeps_every_script() -> None:

@@ -95,6 +95,7 @@ async def test_feeds_that_wait_for_a_worker_go_to_it_in_batches_with_the_same_re
         await work.parse_and_tag(*feeds[0], None, TOPICS, lean=True)  # the worker learns the topics
         jobs.clear()
         answers = await asyncio.gather(*(work.parse_and_tag(b, s, None, TOPICS, lean=True) for b, s in feeds))
+        assert not work._waiting  # nothing kept of a poll's feeds, nor of its topics, once they are worked on
     finally:
         await work.close()
     # two jobs on their way at once (one running, the next at hand): the first two feeds alone, the rest batched

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from bot.news import stories
 from bot.news.events import detect_event
 from bot.news.gazetteer import tag_countries
 from bot.news.models import Article, DetectedEvent, EventKind, Story
@@ -388,3 +390,15 @@ def test_profiles_share_what_many_articles_have_alike() -> None:
     assert first.partners is second.partners
     assert third.content is third.words
     assert first.content != first.words
+
+
+def test_event_relations_are_remembered_by_identity_and_stay_exact() -> None:
+    """Equal events that are distinct objects, and objects seen before, get what the relation itself gives."""
+    kinds = list(EventKind)
+    countries = [(), ("AE",), ("AE", "IL"), ("SA",), ("IL", "US"), ("KZ", "IL"), ("TR", "AE")]
+    events = [DetectedEvent(kind, where) for kind in kinds for where in countries]
+    copies = [DetectedEvent(event.kind, tuple(event.countries)) for event in events]
+    for relation in (stories._same_event, stories._related):
+        for _ in range(2):  # the second time from memory
+            for a, b in itertools.product(events + copies, repeat=2):
+                assert relation(a, b) == relation.__wrapped__(a, b), (relation.__name__, a, b)  # type: ignore[attr-defined]

@@ -669,6 +669,7 @@ def _parse_atom(root: Any, source: Source) -> ParsedFeed:
     feed_title = _atom_text(fields.get("title")) or None
     feed_link = _atom_link(root, base) or None
     feed_language = root.get(_XML_LANG) or source.language
+    outlet = outlet_name(feed_title, feed_link) or source.name
     entries = []
     for ns, local, element in _children(root):
         if ns != "atom" or local != "entry":
@@ -708,7 +709,7 @@ def _parse_atom(root: Any, source: Source) -> ParsedFeed:
                 summary=summary,
                 published=published,
                 authors=tuple(authors),
-                outlet=outlet_name(feed_title, feed_link) or source.name,
+                outlet=outlet,
                 guid=guid or None,
                 language=element.get(_XML_LANG) or feed_language,
             )

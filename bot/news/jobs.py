@@ -13,11 +13,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from bot.news.matching import Tagging, Topic, TopicMatcher
 from bot.news.models import Entry, ParsedFeed, Source
-from bot.news.parse import parse_feed
+from bot.news.parse import Draft, draft_feed
 from bot.news.topics import BUILTIN_LIMITS, parse_query
 from bot.news.urls import article_identity, split_outlet_suffix
 
@@ -64,19 +64,7 @@ class TopicSet:
         return tuple((t.name, t.query.text) for t in self.topics)
 
 
-ParseFeed = Callable[..., ParsedFeed]
-
-
-def parse_body(body: bytes, source: Source, content_type: str | None, parse: ParseFeed = parse_feed) -> ParsedBody:
-    """Parse a body and give each entry its identity (bot.news.urls.article_identity)."""
-    started = time.process_time()
-    try:
-        feed = parse(body, source=source, content_type=content_type)
-    except Exception as exc:  # a parser bug on one feed is that feed's error, never the poll's
-        log.exception("parsing %s failed", source.url)
-        feed = ParsedFeed(None, None, (), error=f"parse failed: {type(exc).__name__}: {exc}")
-    identities = tuple(article_identity(entry) for entry in feed.entries)
-    return ParsedBody(feed, identities, time.process_time() - started)
+ParseFeed = Callable[..., Draft]
 
 
 class Matchers:
@@ -102,24 +90,39 @@ class Matchers:
 def parse_and_tag_body(
     body: bytes, source: Source, content_type: str | None, matcher: TopicMatcher, *, lean: bool, parse: ParseFeed
 ) -> ParsedBody:
-    """Parse a body and tag every entry, in one go.
+    """Parse a body, give each entry its identity (bot.news.urls.article_identity) and tag every entry, in one go.
 
     Why every entry, before the poll knows which are new: the feed's work then crosses the process boundary once,
     and only what matched comes back in full. Sending the entries back, then the new ones' texts out again to be
     tagged, cost the loop's process more than the matching it saved (matching is ~30 µs an entry); a feed whose body
-    did not change is not parsed at all (bot.news.fetch)."""
-    parsed = parse_body(body, source, content_type, parse)
+    did not change is not parsed at all (bot.news.fetch). An entry is read in full (`Draft.complete`) only when it
+    matched, or when the body is not lean."""
     started = time.process_time()
-    entries: list[Entry] = []
+    try:
+        draft = parse(body, source=source, content_type=content_type)
+    except Exception as exc:  # a parser bug on one feed is that feed's error, never the poll's
+        log.exception("parsing %s failed", source.url)
+        draft = Draft(ParsedFeed(None, None, (), error=f"parse failed: {type(exc).__name__}: {exc}"))
+    drafted = draft.feed.entries
+    identities = tuple(article_identity(entry) for entry in drafted)
+    parsed = time.process_time()
     taggings: list[Tagging | None] = []
-    for entry in parsed.feed.entries:
+    for entry in drafted:
         title, _ = split_outlet_suffix(entry.title, entry.outlet)  # the title as the pipeline stores it
         tagging = matcher.tag(title, entry.summary)
-        matched = bool(tagging.topics)
-        taggings.append(tagging if matched else None)
-        entries.append(entry if matched or not lean else UNMATCHED)
-    feed = replace(parsed.feed, entries=tuple(entries)) if lean else parsed.feed
-    return ParsedBody(feed, parsed.identities, parsed.seconds, tuple(taggings), time.process_time() - started)
+        taggings.append(tagging if tagging.topics else None)
+    matched = time.process_time()
+    try:
+        entries = tuple(
+            draft.complete(index) if tagging is not None or not lean else UNMATCHED
+            for index, tagging in enumerate(taggings)
+        )
+        feed = ParsedFeed(draft.feed.title, draft.feed.link, entries, draft.feed.error)
+    except Exception as exc:
+        log.exception("parsing %s failed", source.url)
+        feed, identities, taggings = ParsedFeed(None, None, (), f"parse failed: {type(exc).__name__}: {exc}"), (), []
+    seconds = (parsed - started) + (time.process_time() - matched)
+    return ParsedBody(feed, identities, seconds, tuple(taggings), matched - parsed)
 
 
 # --- the worker process's side ------------------------------------------------------------------------------------
@@ -172,7 +175,7 @@ def parse_and_tag_batch_job(
     if matcher is None:
         raise NeedTopics(key)
     return [
-        parse_and_tag_body(body, source, content_type, matcher, lean=lean, parse=parse_feed)
+        parse_and_tag_body(body, source, content_type, matcher, lean=lean, parse=draft_feed)
         for body, source, content_type in feeds
     ]
 
@@ -188,6 +191,5 @@ __all__ = [
     "init_worker",
     "parse_and_tag_batch_job",
     "parse_and_tag_body",
-    "parse_body",
     "ready_job",
 ]

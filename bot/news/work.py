@@ -38,7 +38,7 @@ from bot.news.jobs import (
     ready_job,
 )
 from bot.news.models import Source
-from bot.news.parse import parse_feed
+from bot.news.parse import draft_feed
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class FeedWork(Protocol):
 class InlineWork:
     """The work in the caller's thread: for the command line and tests, where no one else waits on the loop."""
 
-    def __init__(self, parse: ParseFeed = parse_feed) -> None:
+    def __init__(self, parse: ParseFeed = draft_feed) -> None:
         self._parse = parse
         self._matchers = Matchers()
 

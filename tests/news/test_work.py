@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 
+from bench.newsfeeds import make_feed
 from bot.news import work as work_module
 from bot.news.jobs import UNMATCHED, WORKER_NICENESS, Matchers, ParsedBody, TopicSet, parse_and_tag_body
 from bot.news.matching import default_topic
 from bot.news.models import Source
-from bot.news.parse import parse_feed
+from bot.news.parse import draft_feed, parse_feed
+from bot.news.urls import article_identity
 from bot.news.work import MAX_WORKERS, ProcessWork, WorkerDied, default_workers
 
 SOURCE = Source("https://feed.example/rss", "Feed")
@@ -40,8 +42,8 @@ BODY = (
 def test_a_lean_body_keeps_the_matched_entries_and_every_identity() -> None:
     matcher = Matchers().get(TOPICS.key, TOPICS.payload())
     assert matcher is not None
-    full = parse_and_tag_body(BODY, SOURCE, None, matcher, lean=False, parse=parse_feed)
-    lean = parse_and_tag_body(BODY, SOURCE, None, matcher, lean=True, parse=parse_feed)
+    full = parse_and_tag_body(BODY, SOURCE, None, matcher, lean=False, parse=draft_feed)
+    lean = parse_and_tag_body(BODY, SOURCE, None, matcher, lean=True, parse=draft_feed)
     assert lean.identities == full.identities
     assert len(lean.identities) == 21
     assert [t is not None for t in lean.taggings] == [True] + [False] * 20
@@ -54,10 +56,44 @@ def test_a_lean_body_keeps_the_matched_entries_and_every_identity() -> None:
     assert len(pickle.dumps(lean)) * 5 < len(pickle.dumps(full))
 
 
+ATOM = (
+    '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en"><title>Wire</title>'
+    '<link href="https://wire.example/"/>'
+    "<entry><title>Israel and Kazakhstan sign the Abraham Accords</title><link href='https://wire.example/kz'/>"
+    "<id>kz</id><published>2025-11-07T10:00:00Z</published><author><name>A. Writer</name></author>"
+    "<summary>Kazakhstan joins the Abraham Accords, officials say.</summary></entry>"
+    "<entry xml:lang='fr'><title>Météo</title><link href='https://wire.example/m'/><updated>2025-11-07T09:00:00+01:00"
+    "</updated><author><name>B</name></author><summary>Pluie.</summary></entry></feed>"
+).encode()
+RSS_WITH_AUTHORS = BODY.replace(
+    b"<title>Israel and UAE strike",
+    b"<dc:creator>News Desk</dc:creator><author>desk@bbc.example (BBC Desk)</author><dc:language>en-GB</dc:language>"
+    b"<pubDate>Thu, 13 Aug 2020 16:00:00 GMT</pubDate><title>Israel and UAE strike",
+).replace(b'<rss version="2.0">', b'<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">')
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_what_a_lean_body_keeps_is_what_parse_feed_reads(index: int) -> None:
+    """A lean body reads in full only the entries that matched (dates, authors, languages): those are exactly
+    parse_feed's, in RSS, Atom, Google News and other scripts' feeds."""
+    matcher = Matchers().get(TOPICS.key, TOPICS.payload())
+    assert matcher is not None
+    body = {0: BODY, 1: ATOM, 2: RSS_WITH_AUTHORS}.get(index) or make_feed(index * 37)
+    full = parse_feed(body, source=SOURCE)
+    lean = parse_and_tag_body(body, SOURCE, None, matcher, lean=True, parse=draft_feed)
+    assert lean.identities == tuple(article_identity(entry) for entry in full.entries)
+    kept = [i for i, tagging in enumerate(lean.taggings) if tagging is not None]
+    assert kept, "each of these feeds holds a relevant item"
+    assert [lean.feed.entries[i] for i in kept] == [full.entries[i] for i in kept]
+    if index:  # the others have dates (BODY's items none)
+        assert all(full.entries[i].published is not None for i in kept)
+    assert all(entry is UNMATCHED for i, entry in enumerate(lean.feed.entries) if i not in kept)
+
+
 async def test_the_worker_process_gives_what_the_inline_work_gives() -> None:
     matcher = Matchers().get(TOPICS.key, TOPICS.payload())
     assert matcher is not None
-    inline = parse_and_tag_body(BODY, SOURCE, None, matcher, lean=True, parse=parse_feed)
+    inline = parse_and_tag_body(BODY, SOURCE, None, matcher, lean=True, parse=draft_feed)
     work = ProcessWork()
     try:
         first = await work.parse_and_tag(BODY, SOURCE, None, TOPICS, lean=True)  # the topics sent on demand
@@ -103,7 +139,7 @@ async def test_feeds_that_wait_for_a_worker_go_to_it_in_batches_with_the_same_re
     assert sum(jobs) == 12
     assert len(jobs) <= 4
     for (body, source), answer in zip(feeds, answers, strict=True):
-        inline = parse_and_tag_body(body, source, None, matcher, lean=True, parse=parse_feed)
+        inline = parse_and_tag_body(body, source, None, matcher, lean=True, parse=draft_feed)
         assert answer.identities == inline.identities
         assert answer.taggings == inline.taggings
         assert answer.feed.entries == inline.feed.entries

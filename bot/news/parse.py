@@ -597,8 +597,12 @@ def _rss_author(raw: str) -> str:
 def _parse_rss(root: Any, source: Source, rest: list[Callable[[], Entry]]) -> ParsedFeed:
     channel = next((child for ns, local, child in _children(root) if ns == "" and local == "channel"), None)
     channel_fields: dict[tuple[str, str], Any] = {}
+    # RSS 1.0 puts items beside the channel, 0.9x and 2.0 inside it.
+    items = [c for ns, local, c in _children(root) if ns == "" and local == "item"]
     if channel is not None:
         for ns, local, child in _children(channel):
+            if ns == "" and local == "item":
+                items.append(child)
             channel_fields.setdefault((ns, local), child)
     feed_title = clean_text(_text(channel_fields[("", "title")])) if ("", "title") in channel_fields else None
     link_element = channel_fields.get(("", "link"))
@@ -606,10 +610,6 @@ def _parse_rss(root: Any, source: Source, rest: list[Callable[[], Entry]]) -> Pa
     language_element = channel_fields.get(("", "language"), channel_fields.get(("dc", "language")))
     feed_language = (_text(language_element).strip() if language_element is not None else "") or source.language
     base = feed_link or source.url
-    # RSS 1.0 puts items beside the channel, 0.9x and 2.0 inside it.
-    items = [c for ns, local, c in _children(root) if ns == "" and local == "item"]
-    if channel is not None:
-        items += [c for ns, local, c in _children(channel) if ns == "" and local == "item"]
     outlet = outlet_name(feed_title, feed_link) or source.name
     entries = [entry for item in items if (entry := _rss_item(item, base, outlet, feed_language, rest)) is not None]
     return ParsedFeed(title=feed_title or None, link=feed_link or None, entries=tuple(entries))
@@ -716,6 +716,11 @@ ABSOLUTE_LINK = re.compile(
 
 def _atom_link(element: Any, base: str) -> str:
     links = [c for ns, local, c in _children(element) if ns == "atom" and local == "link" and c.get("href")]
+    return _chosen_link(links, base)
+
+
+def _chosen_link(links: list[Any], base: str) -> str:
+    """The alternate link among an element's links that have an address (else the first), absolute."""
     chosen = next((link for link in links if link.get("rel", "alternate") == "alternate"), links[0] if links else None)
     if chosen is None:
         return ""
@@ -741,13 +746,16 @@ def _parse_atom(root: Any, source: Source, rest: list[Callable[[], Entry]]) -> P
             continue
         entry_fields: dict[str, Any] = {}
         authors: list[Any] = []
+        links: list[Any] = []
         for child_ns, child_local, child in _children(element):
             if child_ns != "atom":
                 continue
             entry_fields.setdefault(child_local, child)
             if child_local == "author":
                 authors.append(child)
-        link = _atom_link(element, element.get(_XML_BASE) or base)
+            elif child_local == "link" and child.get("href"):
+                links.append(child)
+        link = _chosen_link(links, element.get(_XML_BASE) or base)
         if not link:
             continue
         summary_element = entry_fields.get("summary", entry_fields.get("content"))

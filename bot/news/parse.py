@@ -28,6 +28,7 @@ import html
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_tz
 from functools import partial
@@ -246,11 +247,7 @@ def parse_feed(body: bytes, *, source: Source, content_type: str | None = None) 
     """Parse any supported feed body; never raises (the error is in the result). Text comes out without control
     characters or lone surrogates, whatever the feed held: they mean nothing in news, and a NUL cannot be stored
     by PostgreSQL (one such title once failed every poll)."""
-    draft = draft_feed(body, source=source, content_type=content_type)
-    try:
-        return draft.completed()
-    except Exception as exc:  # a poll must never crash on one feed: the error is the value
-        return _unparseable(exc)
+    return draft_feed(body, source=source, content_type=content_type).completed()
 
 
 class Draft:
@@ -265,18 +262,23 @@ class Draft:
         self.feed = feed
         self._rest = rest  # aligned with feed.entries; None: the entries are complete already
 
-    def complete(self, index: int) -> Entry:
-        """The entry `index` with everything `parse_feed` gives; may raise on a parser bug."""
-        if self._rest is None:
-            return self.feed.entries[index]
-        return _entry_without_controls(self._rest[index]())
+    def completed(self, keep: Sequence[bool] | None = None, stand_in: Entry | None = None) -> ParsedFeed:
+        """The feed with its entries complete, as `parse_feed` gives them; with `keep` (aligned with the entries),
+        only those kept, the others replaced by `stand_in`. Never raises: a parser bug is the feed's error."""
+        feed = self.feed
+        if self._rest is None and keep is None:
+            return feed
+        try:
+            entries = tuple(
+                self._complete(index, entry) if keep is None or keep[index] else stand_in or entry
+                for index, entry in enumerate(feed.entries)
+            )
+        except Exception as exc:  # a poll must never crash on one feed: the error is the value
+            return _unparseable(exc)
+        return ParsedFeed(feed.title, feed.link, entries, feed.error)
 
-    def completed(self) -> ParsedFeed:
-        """What `parse_feed` gives: every entry complete."""
-        if self._rest is None:
-            return self.feed
-        entries = tuple(self.complete(index) for index in range(len(self.feed.entries)))
-        return ParsedFeed(self.feed.title, self.feed.link, entries, self.feed.error)
+    def _complete(self, index: int, entry: Entry) -> Entry:
+        return entry if self._rest is None else _entry_without_controls(self._rest[index]())
 
 
 def draft_feed(body: bytes, *, source: Source, content_type: str | None = None) -> Draft:
@@ -684,17 +686,7 @@ def _rss_rest(
             names.append(name)
     language = item.get(_XML_LANG) or _first_text(fields, ("dc", "language"), ("", "language")) or feed_language
     published = _first_text(fields, ("", "pubDate"), ("dc", "date"), ("atom", "published"), ("atom", "updated"))
-    return Entry(
-        title=entry.title,
-        link=entry.link,
-        summary=entry.summary,
-        published=parse_date(published),
-        authors=tuple(names),
-        outlet=entry.outlet,
-        outlet_url=entry.outlet_url,
-        guid=entry.guid,
-        language=language or None,
-    )
+    return replace(entry, published=parse_date(published), authors=tuple(names), language=language or None)
 
 
 def _atom_text(element: Any | None) -> str:
@@ -793,16 +785,7 @@ def _atom_rest(
         ),
         None,
     )
-    return Entry(
-        title=entry.title,
-        link=entry.link,
-        summary=entry.summary,
-        published=published,
-        authors=tuple(names),
-        outlet=entry.outlet,
-        guid=entry.guid,
-        language=element.get(_XML_LANG) or feed_language,
-    )
+    return replace(entry, published=published, authors=tuple(names), language=element.get(_XML_LANG) or feed_language)
 
 
 __all__ = ["SUMMARY_MAX_CHARS", "Draft", "clean_summary", "clean_text", "draft_feed", "parse_date", "parse_feed"]

@@ -91,7 +91,7 @@ def _fold_characters(text: str) -> str:
     NFKD splits precomposed letters (é, ё, أ, آ, ؤ, ئ) into base + combining mark; the marks then go, together
     with Arabic harakat and Hebrew niqqud, which are combining marks already. Every step maps one character
     without looking at its neighbours (canonical reordering only moves combining marks, which all go), so folding
-    a text is folding each of its characters: what `_FoldTable` relies on.
+    a text is folding each of its characters: what the table of `_FOLD` relies on.
     """
     decomposed = unicodedata.normalize("NFKD", text.translate(_PUNCT).casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_LETTERS)
@@ -110,23 +110,27 @@ def reference_normalize(text: str) -> str:
     return _compose(_fold_characters(text))
 
 
-class _FoldTable(dict[int, str]):
-    """`_fold_characters` of each code point, computed on first sight, for `str.translate`.
+class CharacterTable(dict[int, str]):
+    """What `convert` makes of each code point, computed on first sight, for `str.translate`.
 
-    News uses a few hundred distinct characters, so the table stays small; past `LIMIT` entries (a feed of every
-    code point) a character is folded without being kept, so memory stays bounded.
+    News uses a few hundred distinct characters, so a table stays small; past `LIMIT` entries (a feed of every
+    code point) a character is converted without being kept, so memory stays bounded.
     """
 
     LIMIT = 1 << 16
 
+    def __init__(self, convert: Callable[[str], str]) -> None:
+        super().__init__()
+        self._convert = convert
+
     def __missing__(self, code: int) -> str:
-        folded = _fold_characters(chr(code))
+        converted = self._convert(chr(code))
         if len(self) < self.LIMIT:
-            self[code] = folded
-        return folded
+            self[code] = converted
+        return converted
 
 
-_FOLD = _FoldTable()
+_FOLD = CharacterTable(_fold_characters)
 
 
 # The typography of nearly every English article (curly quotes, en and em dashes) and what each folds to, replaced

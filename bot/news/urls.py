@@ -20,6 +20,7 @@ import unicodedata
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from bot.news.models import Entry
+from bot.news.textnorm import CharacterTable
 
 _TRACKING_EXACT = frozenset(
     {
@@ -211,22 +212,9 @@ def split_outlet_suffix(title: str, outlet: str | None) -> tuple[str, str | None
     return stripped, outlet
 
 
-class _TitleCharacters(dict[int, str]):
-    """A space for each punctuation mark, symbol, separator and control character, as `str.translate` wants it,
-    computed on first sight (the character itself otherwise). Why a table: a generator asking for each character's
-    category was most of the time of a Google News item's identity. Past `LIMIT` characters none is kept."""
-
-    LIMIT = 1 << 16
-
-    def __missing__(self, code: int) -> str:
-        char = chr(code)
-        value = " " if unicodedata.category(char)[0] in "PSZC" else char
-        if len(self) < self.LIMIT:
-            self[code] = value
-        return value
-
-
-_TITLE_CHARACTERS = _TitleCharacters()
+# A space for each punctuation mark, symbol, separator and control character. Why a table: a generator asking for
+# each character's category was most of the time of a Google News item's identity.
+_TITLE_CHARACTERS = CharacterTable(lambda char: " " if unicodedata.category(char)[0] in "PSZC" else char)
 
 
 def normalise_title(title: str) -> str:

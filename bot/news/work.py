@@ -183,33 +183,33 @@ class ProcessWork:
         self._send()
 
     async def _job(self, topics: TopicSet, lean: bool, batch: list[_Waiting]) -> None:
-        feeds = [(feed.body, feed.source, feed.content_type) for feed in batch]
         try:
-            try:
-                # The topics travel once per worker and change of topics; a worker that lacks them asks again.
-                try:
-                    results = await self._run(parse_and_tag_batch_job, feeds, topics.key, None, lean)
-                except NeedTopics:
-                    results = await self._run(parse_and_tag_batch_job, feeds, topics.key, topics.payload(), lean)
-            except WorkerDied:
-                if len(batch) == 1:
-                    raise
-                for feed in batch:  # one of them killed it: each alone, so that only that one fails
-                    await self._job(topics, lean, [feed])
-                return
-        except BaseException as exc:
+            results = await self._work(topics, lean, [(feed.body, feed.source, feed.content_type) for feed in batch])
+        except asyncio.CancelledError:
             for feed in batch:
+                feed.future.cancel()
+            raise
+        except WorkerDied as exc:
+            if len(batch) == 1:
+                _fail(batch, exc)
+                return
+            for feed in batch:  # one of them killed it: each alone, so that only that one fails
+                await self._job(topics, lean, [feed])
+        except Exception as exc:
+            _fail(batch, exc)
+        else:
+            for feed, result in zip(batch, results, strict=True):
                 if not feed.future.done():
-                    if isinstance(exc, asyncio.CancelledError):
-                        feed.future.cancel()
-                    else:
-                        feed.future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        for feed, result in zip(batch, results, strict=True):
-            if not feed.future.done():
-                feed.future.set_result(result)
+                    feed.future.set_result(result)
+
+    async def _work(
+        self, topics: TopicSet, lean: bool, feeds: list[tuple[bytes, Source, str | None]]
+    ) -> list[ParsedBody]:
+        # The topics travel once per worker and change of topics; a worker that lacks them asks again.
+        try:
+            return await self._run(parse_and_tag_batch_job, feeds, topics.key, None, lean)
+        except NeedTopics:
+            return await self._run(parse_and_tag_batch_job, feeds, topics.key, topics.payload(), lean)
 
     async def warm_up(self) -> None:
         """Start the workers now (imports take a moment), so that the first poll does not wait for them; returns
@@ -235,6 +235,12 @@ class ProcessWork:
             for feed in waiting:
                 feed.future.cancel()
         self._waiting.clear()
+
+
+def _fail(batch: list[_Waiting], error: Exception) -> None:
+    for feed in batch:
+        if not feed.future.done():  # cancelled meanwhile: its poll stopped
+            feed.future.set_exception(error)
 
 
 __all__ = ["FeedWork", "InlineWork", "ParsedBody", "ProcessWork", "TopicSet", "WorkerDied"]

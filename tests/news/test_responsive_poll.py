@@ -16,6 +16,7 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import pytest
@@ -24,7 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.newsfeeds import make_feed
 from bot.aio import settle_heap
+from bot.news import work as work_module
 from bot.news.fetch import Fetcher
+from bot.news.jobs import ParsedBody
 from bot.news.matching import default_topic
 from bot.news.models import Source
 from bot.news.pipeline import Poller
@@ -93,19 +96,22 @@ async def test_a_large_poll_never_holds_the_event_loop(engine: AsyncEngine, feed
     assert max(delays) < 0.2, f"the loop was held {max(delays) * 1000:.0f} ms"
 
 
+# A feed of 13 MB, long enough to parse that a test can kill the worker process parsing it.
+BIG = (
+    b'<rss version="2.0"><channel><title>Big</title>'
+    + b"".join(
+        b"<item><title>x</title><link>https://a.example/%d</link><description>%s</description></item>"
+        % (n, b"word " * 300)
+        for n in range(8000)
+    )
+    + b"</channel></rss>"
+)
+
+
 async def test_a_worker_that_dies_fails_its_feed_and_the_next_one_is_served() -> None:
     work = ProcessWork(workers=1)
     source = Source("https://big.example/rss", "Big")
     topics = TopicSet.of([default_topic()])
-    big = (
-        b'<rss version="2.0"><channel><title>Big</title>'
-        + b"".join(
-            b"<item><title>x</title><link>https://a.example/%d</link><description>%s</description></item>"
-            % (n, b"word " * 300)
-            for n in range(8000)
-        )
-        + b"</channel></rss>"
-    )
     try:
         await work.warm_up()
         (pid,) = work.pids()  # the one worker
@@ -116,10 +122,53 @@ async def test_a_worker_that_dies_fails_its_feed_and_the_next_one_is_served() ->
 
         killing = asyncio.create_task(kill_soon())
         with pytest.raises(WorkerDied):
-            await work.parse_and_tag(big, source, None, topics, lean=True)
+            await work.parse_and_tag(BIG, source, None, topics, lean=True)
         await killing
         parsed = await work.parse_and_tag(make_feed(1), source, None, topics, lean=False)  # a new worker took over
         assert len(parsed.feed.entries) > 20
         assert work.restarts == 1
     finally:
         await work.close()
+
+
+async def test_a_batch_whose_worker_dies_is_tried_again_feed_by_feed_and_only_the_killer_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(work_module, "BATCH_BYTES", 64 << 20)  # the big feed may share a job
+    killer = Source("https://big.example/rss", "Big")
+    topics = TopicSet.of([default_topic()])
+    work = ProcessWork(workers=1)
+    run = work._run
+    kills: list[asyncio.Task[None]] = []
+
+    async def kill_soon() -> None:
+        await asyncio.sleep(0.1)
+        for pid in work.pids():
+            os.kill(pid, signal.SIGKILL)
+
+    async def killing(function: Any, *args: Any) -> Any:
+        # the big feed, alone or in a batch, kills its worker
+        if args and any(source is killer for _, source, _ in args[0]):
+            kills.append(asyncio.create_task(kill_soon()))
+        return await run(function, *args)
+
+    work._run = killing  # type: ignore[method-assign]
+    feeds = [(make_feed(number), Source(f"https://feed{number}.example/rss", "Feed")) for number in range(5)]
+    try:
+        await work.warm_up()
+        await work.parse_and_tag(*feeds[0], None, topics, lean=True)  # the worker learns the topics
+        busy = [asyncio.ensure_future(work.parse_and_tag(b, s, None, topics, lean=True)) for b, s in feeds[:2]]
+        await asyncio.sleep(0)
+        waiting = [
+            asyncio.ensure_future(work.parse_and_tag(b, s, None, topics, lean=True))
+            for b, s in [(BIG, killer), *feeds[2:]]
+        ]
+        await asyncio.gather(*busy)
+        answers = await asyncio.gather(*waiting, return_exceptions=True)
+        await asyncio.gather(*kills)
+    finally:
+        await work.close()
+    assert len(kills) == 2  # in the batch, then alone
+    assert isinstance(answers[0], WorkerDied)
+    assert all(isinstance(answer, ParsedBody) and len(answer.identities) > 20 for answer in answers[1:]), answers
+    assert work.restarts == 2

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import time
@@ -16,13 +15,12 @@ from typing import Any
 import pytest
 
 from bench.newsfeeds import make_feed
-from bot.news import work as work_module
-from bot.news.jobs import UNMATCHED, WORKER_NICENESS, Matchers, ParsedBody, TopicSet, parse_and_tag_body
+from bot.news.jobs import UNMATCHED, WORKER_NICENESS, Matchers, TopicSet, parse_and_tag_body
 from bot.news.matching import default_topic
-from bot.news.models import Source
-from bot.news.parse import draft_feed, parse_feed
+from bot.news.models import Entry, Source
+from bot.news.parse import Draft, draft_feed, parse_feed
 from bot.news.urls import article_identity
-from bot.news.work import MAX_WORKERS, ProcessWork, WorkerDied, default_workers
+from bot.news.work import MAX_WORKERS, ProcessWork, default_workers
 
 SOURCE = Source("https://feed.example/rss", "Feed")
 TOPICS = TopicSet.of([default_topic()])
@@ -145,57 +143,22 @@ async def test_feeds_that_wait_for_a_worker_go_to_it_in_batches_with_the_same_re
         assert answer.feed.entries == inline.feed.entries
 
 
-async def test_a_batch_whose_worker_dies_is_tried_again_feed_by_feed_and_only_the_killer_fails(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(work_module, "BATCH_BYTES", 64 << 20)  # the big feed (13 MB) may share a job
-    big = (
-        b'<rss version="2.0"><channel><title>Big</title>'
-        + b"".join(
-            b"<item><title>x</title><link>https://a.example/%d</link><description>%s</description></item>"
-            % (n, b"word " * 300)
-            for n in range(8000)
-        )
-        + b"</channel></rss>"
-    )
-    killer = Source("https://big.example/rss", "Big")
-    work = ProcessWork(workers=1)
-    run = work._run
-    kills: list[asyncio.Task[None]] = []
+def test_a_parser_bug_completing_a_matched_entry_is_the_feeds_error() -> None:
+    matcher = Matchers().get(TOPICS.key, TOPICS.payload())
+    assert matcher is not None
+    drafted = draft_feed(BODY, source=SOURCE)
 
-    async def kill_soon() -> None:
-        await asyncio.sleep(0.1)
-        for pid in work.pids():
-            os.kill(pid, signal.SIGKILL)
+    def broken() -> Entry:
+        raise ValueError("no date for you")
 
-    async def killing(function: Any, *args: Any) -> Any:
-        if args and any(
-            source is killer for _, source, _ in args[0]
-        ):  # the big feed, alone or in a batch, kills its worker
-            kills.append(asyncio.create_task(kill_soon()))
-        return await run(function, *args)
+    def parse(body: bytes, *, source: Source, content_type: str | None = None) -> Draft:
+        return Draft(drafted.feed, [broken] * len(drafted.feed.entries))
 
-    work._run = killing  # type: ignore[method-assign]
-    fillers = [_feed(number) for number in range(2)]
-    others = [_feed(number) for number in range(2, 5)]
-    try:
-        await work.warm_up()
-        await work.parse_and_tag(*fillers[0], None, TOPICS, lean=True)  # the worker learns the topics
-        busy = [asyncio.ensure_future(work.parse_and_tag(b, s, None, TOPICS, lean=True)) for b, s in fillers]
-        await asyncio.sleep(0)
-        waiting = [
-            asyncio.ensure_future(work.parse_and_tag(b, s, None, TOPICS, lean=True))
-            for b, s in [(big, killer), *others]
-        ]
-        await asyncio.gather(*busy)
-        answers = await asyncio.gather(*waiting, return_exceptions=True)
-        await asyncio.gather(*kills)
-    finally:
-        await work.close()
-    assert len(kills) == 2  # in the batch, then alone
-    assert isinstance(answers[0], WorkerDied)
-    assert all(isinstance(answer, ParsedBody) and len(answer.identities) == 21 for answer in answers[1:]), answers
-    assert work.restarts == 2
+    lean = parse_and_tag_body(BODY, SOURCE, None, matcher, lean=True, parse=parse)
+    assert lean.feed.entries == ()
+    assert lean.feed.error == "unparseable feed: ValueError: no date for you"
+    assert lean.identities == ()  # aligned with no entries, as the pipeline wants
+    assert lean.taggings == ()
 
 
 def test_by_default_a_worker_per_core(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -252,7 +252,7 @@ def parse_feed(body: bytes, *, source: Source, content_type: str | None = None) 
 
 class Draft:
     """A feed read up to what an entry's identity and its matching need (`feed`: its entries without date, authors
-    and language), each entry completed on request (`complete`). Why: a poll keeps the few entries that match a
+    and language), each entry completed on request (`completed`). Why: a poll keeps the few entries that match a
     topic, and reading the rest of every entry (dates, authors, languages) was 5% of a worker's time for nothing.
     """
 

@@ -137,6 +137,13 @@ _GDELT_LANGUAGES = {"english": "en", "arabic": "ar", "hebrew": "he", "russian": 
 
 def clean_text(fragment: str, *, limit: int | None = None) -> str:
     """HTML (or text) to one line of plain text: scripts and styles dropped, entities decoded, spaces collapsed."""
+    text = " ".join(markup_text(fragment).split())
+    return text if limit is None else _truncate(text, limit)
+
+
+def markup_text(fragment: str) -> str:
+    """HTML (or text) to text, spaces as they are: scripts and styles dropped, block-level tags a space, other tags
+    removed, entities decoded. (`clean_text` collapses the spaces.)"""
     if "<" in fragment:
         if fragment.isascii():
             # only ASCII letters match the names in ASCII text; the check costs less than a pass
@@ -148,8 +155,7 @@ def clean_text(fragment: str, *, limit: int | None = None) -> str:
             fragment = _BLOCK_TAG.sub(" ", _DROP_BLOCKS.sub(" ", fragment))
         tags = _TAG if "]]>" in fragment or "<![CDATA[" in fragment else _TAG_ONLY
         fragment = tags.sub("", fragment)
-    text = " ".join(html.unescape(fragment).split())
-    return text if limit is None else _truncate(text, limit)
+    return html.unescape(fragment)
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -161,7 +167,12 @@ def _truncate(text: str, limit: int) -> str:
 
 def clean_summary(fragment: str) -> str:
     """Clean text without the feed's footers ("The post X appeared first on Y.", "Continue reading...")."""
-    text = clean_text(fragment)
+    return _summary(markup_text(fragment))
+
+
+def _summary(text: str) -> str:
+    """`clean_summary` of a fragment whose `markup_text` is `text`."""
+    text = " ".join(text.split())
     marker = text.rfind("The post ")  # searched from the end: a regex over the whole summary is 10x slower
     if marker != -1 and _WORDPRESS_FOOTER.fullmatch(text, marker):
         text = text[:marker]
@@ -256,17 +267,49 @@ class Draft:
     topic, and reading the rest of every entry (dates, authors, languages) was 5% of a worker's time for nothing.
     """
 
-    __slots__ = ("_rest", "feed")
+    __slots__ = ("_markup", "_rest", "_summaries", "_texts", "feed")
 
-    def __init__(self, feed: ParsedFeed, rest: Sequence[Callable[[], Entry]] | None = None) -> None:
+    def __init__(
+        self,
+        feed: ParsedFeed,
+        rest: Sequence[Callable[[], Entry]] | None = None,
+        markup: Sequence[str] | None = None,
+    ) -> None:
         self.feed = feed
         self._rest = rest  # aligned with feed.entries; None: the entries are complete already
+        # aligned with feed.entries: each summary as the feed wrote it, its drafted entry's summary left empty until
+        # it is asked for (`summary`); None: the drafted entries hold their summaries
+        self._markup = markup
+        self._summaries: dict[int, str] = {}
+        self._texts: dict[int, str] = {}  # what `summary_words` read, for `summary` to go on from
+
+    def summary(self, index: int) -> str:
+        """The clean summary of entry `index`, as `parse_feed` gives it."""
+        if self._markup is None:
+            return self.feed.entries[index].summary
+        found = self._summaries.get(index)
+        if found is None:
+            text = self._texts.pop(index, None)
+            text = markup_text(self._markup[index]) if text is None else text
+            found = self._summaries[index] = strip_controls(_summary(text))
+        return found
+
+    def summary_words(self, index: int) -> str | None:
+        """A text that holds every word of entry `index`'s summary, each starting where it starts in it, for less than
+        the summary costs: the summary before its spaces are collapsed and its end is cut (footers, its length); what
+        a prefilter may read instead of the summary (bot.news.matching.TopicMatcher.may_match). None when no such
+        text is at hand: the summary itself is (`summary`), or the text holds a control character, whose removal
+        from the summary joins the words around it."""
+        if self._markup is None:
+            return None
+        text = self._texts[index] = markup_text(self._markup[index])
+        return None if _CONTROLS.search(text) else text
 
     def completed(self, keep: Sequence[bool] | None = None, stand_in: Entry | None = None) -> ParsedFeed:
         """The feed with its entries complete, as `parse_feed` gives them; with `keep` (aligned with the entries),
         only those kept, the others replaced by `stand_in`. Never raises: a parser bug is the feed's error."""
         feed = self.feed
-        if self._rest is None and keep is None:
+        if self._rest is None and self._markup is None and keep is None:
             return feed
         try:
             entries = tuple(
@@ -278,13 +321,16 @@ class Draft:
         return ParsedFeed(feed.title, feed.link, entries, feed.error)
 
     def _complete(self, index: int, entry: Entry) -> Entry:
-        return entry if self._rest is None else _entry_without_controls(self._rest[index]())
+        if self._rest is not None:
+            entry = _entry_without_controls(self._rest[index]())
+        return entry if self._markup is None else replace(entry, summary=self.summary(index))
 
 
 def draft_feed(body: bytes, *, source: Source, content_type: str | None = None) -> Draft:
     """`parse_feed`'s reading of a body, its entries left to complete (`Draft`); never raises."""
     try:
         rest: list[Callable[[], Entry]] = []
+        markup: list[str] = []
         if source.kind == "gdelt":
             feed = _parse_gdelt(body, source)
         else:
@@ -292,8 +338,10 @@ def draft_feed(body: bytes, *, source: Source, content_type: str | None = None) 
             if head in (b"{", b"[") or (content_type is not None and "json" in content_type.lower() and head != b"<"):
                 feed = _parse_json(body, source)
             else:
-                feed = _parse_xml(body, source, content_type, rest)
-        return Draft(_without_controls(feed), rest if feed.entries and rest else None)
+                feed = _parse_xml(body, source, content_type, rest, markup)
+        if not feed.entries:
+            return Draft(_without_controls(feed))
+        return Draft(_without_controls(feed), rest or None, markup or None)
     except Exception as exc:  # a poll must never crash on one feed: the error is the value
         return Draft(_unparseable(exc))
 
@@ -562,8 +610,11 @@ def _encoding(body: bytes, content_type: str | None) -> str | None:
     return None if _PROLOG_ENCODING.match(body) else declared
 
 
-def _parse_xml(body: bytes, source: Source, content_type: str | None, rest: list[Callable[[], Entry]]) -> ParsedFeed:
-    """The feed of an XML body; each entry's completion is appended to `rest` (see `Draft`)."""
+def _parse_xml(
+    body: bytes, source: Source, content_type: str | None, rest: list[Callable[[], Entry]], markup: list[str]
+) -> ParsedFeed:
+    """The feed of an XML body, its entries' summaries left empty; each entry's completion is appended to `rest`
+    and its summary as the feed wrote it to `markup` (see `Draft`)."""
     charset = _encoding(body, content_type)
     parser = _make_parser(charset)
     try:
@@ -580,9 +631,9 @@ def _parse_xml(body: bytes, source: Source, content_type: str | None, rest: list
         return ParsedFeed(title=None, link=None, entries=(), error=error or "empty document")
     namespace, local = _split(root.tag) if isinstance(root.tag, str) else ("", "")
     if local == "feed" and namespace == "atom":
-        feed = _parse_atom(root, source, rest)
+        feed = _parse_atom(root, source, rest, markup)
     elif local in ("rss", "RDF"):
-        feed = _parse_rss(root, source, rest)
+        feed = _parse_rss(root, source, rest, markup)
     else:
         return ParsedFeed(title=None, link=None, entries=(), error=f"not a feed: root element <{local}>")
     if error is not None:
@@ -596,7 +647,7 @@ def _rss_author(raw: str) -> str:
     return clean_text(match.group(1) if match else raw)
 
 
-def _parse_rss(root: Any, source: Source, rest: list[Callable[[], Entry]]) -> ParsedFeed:
+def _parse_rss(root: Any, source: Source, rest: list[Callable[[], Entry]], markup: list[str]) -> ParsedFeed:
     channel = next((child for ns, local, child in _children(root) if ns == "" and local == "channel"), None)
     channel_fields: dict[tuple[str, str], Any] = {}
     # RSS 1.0 puts items beside the channel, 0.9x and 2.0 inside it.
@@ -613,7 +664,9 @@ def _parse_rss(root: Any, source: Source, rest: list[Callable[[], Entry]]) -> Pa
     feed_language = (_text(language_element).strip() if language_element is not None else "") or source.language
     base = feed_link or source.url
     outlet = outlet_name(feed_title, feed_link) or source.name
-    entries = [entry for item in items if (entry := _rss_item(item, base, outlet, feed_language, rest)) is not None]
+    entries = [
+        entry for item in items if (entry := _rss_item(item, base, outlet, feed_language, rest, markup)) is not None
+    ]
     return ParsedFeed(title=feed_title or None, link=feed_link or None, entries=tuple(entries))
 
 
@@ -621,9 +674,15 @@ _AUTHOR_KEYS = (("", "author"), ("dc", "creator"))
 
 
 def _rss_item(
-    item: Any, base: str, feed_outlet: str | None, feed_language: str | None, rest: list[Callable[[], Entry]]
+    item: Any,
+    base: str,
+    feed_outlet: str | None,
+    feed_language: str | None,
+    rest: list[Callable[[], Entry]],
+    markup: list[str],
 ) -> Entry | None:
-    """The item's entry without date, authors and language, and its completion appended to `rest`."""
+    """The item's entry without summary, date, authors and language; its completion appended to `rest`, its summary
+    as the feed wrote it to `markup`."""
     fields: dict[tuple[str, str], Any] = {}
     authors: list[Any] = []
     for child in item:  # _children inlined: this loop runs for every field of every item
@@ -657,12 +716,12 @@ def _rss_item(
     entry = Entry(
         title=title,
         link=link,
-        summary=clean_summary(_first_text(fields, ("", "description"), ("content", "encoded"), ("atom", "summary"))),
         outlet=outlet or feed_outlet,
         outlet_url=outlet_url or None,
         guid=guid or None,
     )
     rest.append(partial(_rss_rest, entry, item, fields, authors, feed_language))
+    markup.append(_first_text(fields, ("", "description"), ("content", "encoded"), ("atom", "summary")))
     return entry
 
 
@@ -722,7 +781,7 @@ def _chosen_link(links: list[Any], base: str) -> str:
     return urljoin(urljoin(base, str(chosen.get(_XML_BASE) or "")), href)
 
 
-def _parse_atom(root: Any, source: Source, rest: list[Callable[[], Entry]]) -> ParsedFeed:
+def _parse_atom(root: Any, source: Source, rest: list[Callable[[], Entry]], markup: list[str]) -> ParsedFeed:
     fields: dict[str, Any] = {}
     for ns, local, child in _children(root):
         if ns == "atom":
@@ -756,16 +815,11 @@ def _parse_atom(root: Any, source: Source, rest: list[Callable[[], Entry]]) -> P
         if summary_element is not None:
             kind = (summary_element.get("type") or "text").lower()
             raw = _text(summary_element)
-            summary = clean_summary(raw if kind not in ("text", "text/plain") else html.escape(raw, quote=False))
-        entry = Entry(
-            title=_atom_text(entry_fields.get("title")),
-            link=link,
-            summary=summary,
-            outlet=outlet,
-            guid=guid or None,
-        )
+            summary = raw if kind not in ("text", "text/plain") else html.escape(raw, quote=False)
+        entry = Entry(title=_atom_text(entry_fields.get("title")), link=link, outlet=outlet, guid=guid or None)
         entries.append(entry)
         rest.append(partial(_atom_rest, entry, element, entry_fields, authors, feed_language))
+        markup.append(summary)
     return ParsedFeed(title=feed_title, link=feed_link, entries=tuple(entries))
 
 
@@ -788,4 +842,13 @@ def _atom_rest(
     return replace(entry, published=published, authors=tuple(names), language=element.get(_XML_LANG) or feed_language)
 
 
-__all__ = ["SUMMARY_MAX_CHARS", "Draft", "clean_summary", "clean_text", "draft_feed", "parse_date", "parse_feed"]
+__all__ = [
+    "SUMMARY_MAX_CHARS",
+    "Draft",
+    "clean_summary",
+    "clean_text",
+    "draft_feed",
+    "markup_text",
+    "parse_date",
+    "parse_feed",
+]

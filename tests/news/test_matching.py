@@ -16,15 +16,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, example, given, reject, settings
 from hypothesis import strategies as st
 
 from bench.newsfeeds import EVENTS, FOREIGN, address, kind_of, make_feed, server_topics
 from bot.news.events import detect_event
 from bot.news.gazetteer import tag_countries
 from bot.news.matching import NO_MATCH, Tagging, Topic, TopicMatcher, default_topic
-from bot.news.models import Source
-from bot.news.parse import parse_feed
+from bot.news.models import Entry, ParsedFeed, Source
+from bot.news.parse import Draft, clean_summary, markup_text, parse_feed, strip_controls
 from bot.news.textnorm import Document
 from bot.news.topics import QueryError, parse_query
 from bot.news.urls import split_outlet_suffix
@@ -95,6 +95,58 @@ def test_tagging_is_exactly_the_reference_on_tricky_text(written: list[str], tit
     except QueryError:
         reject()  # not a query: nothing to compare
     assert_agrees(TopicMatcher(topics), topics, title, summary)
+
+
+# --- a summary's words in place of the summary (bot.news.parse.Draft.summary_words) --------------------------------
+
+# What a feed's summary markup holds around and inside the words: tags inline (removed: the words around them join)
+# and block-level (a space), entities of letters and of spaces and quotes, comments, CDATA marks, scripts, spaces of
+# every kind, control characters (their removal joins words), and the ends that cleaning cuts (footers, "Read more").
+MARKUP_PIECES = [
+    *("<b>", "</b>", "<a href='https://israel.example/deal'>", "</a>", "<p>", "</p>", "<br/>", "<li>", "<td>"),
+    *("&nbsp;", "&#8217;", "&rsquo;", "&quot;", "&amp;", "&lt;b&gt;", "&#73;", "&eacute;", "&#1497;", "&shy;"),
+    *("<!-- Israel -->", "<![CDATA[", "]]>", "<script>Israel</script>", "\t", "\u2003", "\u3000", "\x85"),
+    *("\x01", "\x1f", "\x00", "The post Israel deal appeared first on Gulf News.", "Read more »", "…"),
+    *("Isr", "ael", "i", "Abra", "ham", " "),  # parts of words, which markup or a control character may join
+]
+markup = st.lists(st.sampled_from(TEXT_WORDS) | st.sampled_from(MARKUP_PIECES), max_size=24).map("".join)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(queries(), min_size=1, max_size=4), texts, markup, st.just(0) | st.integers(1800, 2000))
+# the summary's end cut inside a word, or before a footer or a "Read more" glued to its last word; a control
+# character inside a word
+@example(["Israel"], "", "Israeli", 2000 - len("Israel"))
+@example(["Israel"], "", "Peace with IsraelThe post Israel deal appeared first on Gulf News.", 0)
+@example(["Israel"], "", "Peace with IsraelRead more »", 0)
+@example(["Israel"], "", "Isr\x01ael signs", 0)
+def test_a_summarys_words_let_through_every_article_its_summary_may_match(
+    written: list[str], title: str, fragment: str, padding: int
+) -> None:
+    """The prefilter on the summary's words (markup removed, spaces and end as they are) lets through every article
+    the prefilter on the clean summary lets through, long summaries (cut) and footers included."""
+    try:
+        topics = [Topic(f"1:t{number}", parse_query(text)) for number, text in enumerate(written)]
+    except QueryError:
+        reject()
+    fragment = "-" * padding + fragment  # then past SUMMARY_MAX_CHARS, the summary is cut, often inside a word
+    draft = Draft(ParsedFeed(None, None, (Entry(title, "https://feed.example/a"),)), markup=[fragment])
+    matcher = TopicMatcher(topics)
+    summary, words = draft.summary(0), draft.summary_words(0)
+    assert summary == strip_controls(clean_summary(fragment))
+    if words is None:
+        assert re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", markup_text(fragment))
+    elif matcher.candidates(title, summary):
+        assert matcher.may_match(title, words), (title, fragment)
+
+
+def test_a_summarys_words_turn_away_ordinary_news_and_let_the_topics_news_through() -> None:
+    matcher = TopicMatcher()
+    ordinary = "<p>Fewer patients in <b>hospital</b> beds&nbsp;– officials say the <i>deal</i>ing goes on.</p>"
+    assert not matcher.may_match("Clinics reopen", markup_text(ordinary))
+    relevant = "<p>Is<b>rael</b> and the UAE sign the <a href='x'>Abraham</a> Accords.</p>"
+    assert matcher.may_match("Historic day", markup_text(relevant))
+    assert matcher.tag("Historic day", clean_summary(relevant)).topics
 
 
 # --- real and realistic items -------------------------------------------------------------------------------------

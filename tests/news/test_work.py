@@ -54,6 +54,27 @@ def test_a_lean_body_keeps_the_matched_entries_and_every_identity() -> None:
     assert len(pickle.dumps(lean)) * 5 < len(pickle.dumps(full))
 
 
+def test_a_lean_body_cleans_only_the_summaries_that_may_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Collapsing spaces and cutting footers and length is for the summaries that are kept: the prefilter reads the
+    others' words with their markup removed, nothing more (bot.news.parse.Draft.summary_words)."""
+    import bot.news.parse as parse
+
+    cleaned: list[str] = []
+    summary = parse._summary
+
+    def counted(text: str) -> str:
+        cleaned.append(text)
+        return summary(text)
+
+    monkeypatch.setattr(parse, "_summary", counted)
+    matcher = Matchers().get(TOPICS.key, TOPICS.payload())
+    assert matcher is not None
+    lean = parse_and_tag_body(BODY, SOURCE, None, matcher, lean=True, parse=draft_feed)
+    assert [t is not None for t in lean.taggings] == [True] + [False] * 20
+    assert cleaned == ["A deal – “historic”, says Netanyahu."]
+    assert lean.feed.entries[0].summary == "A deal – “historic”, says Netanyahu."
+
+
 ATOM = (
     '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en"><title>Wire</title>'
     '<link href="https://wire.example/"/>'

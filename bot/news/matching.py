@@ -130,21 +130,42 @@ def _plan(node: Node, key: Callable[[Atom], int | None]) -> _Plan:
 _Check = Callable[[set[int]], bool]
 
 
-def _check(plan: _Plan) -> _Check:
-    """The plan as a function of the atom ids present; an "all" plan, the commonest, is a bound C method."""
+def holds(plan: _Plan, present: set[int]) -> bool:
+    """Whether a plan holds for the atom ids present: its definition, which `_check` compiles."""
     kind: str = plan[0]
     if kind == "all":
-        return plan[1].issubset  # type: ignore[no-any-return]
+        return plan[1] <= present  # type: ignore[no-any-return]
     if kind == "any":
-        ids: frozenset[int] = plan[1]
-        return lambda present: not ids.isdisjoint(present)
-    if kind in ("and", "or"):
-        parts = [_check(part) for part in plan[1]]
-        if kind == "and":
-            return lambda present: all(part(present) for part in parts)
-        return lambda present: any(part(present) for part in parts)
-    holds = kind == "true"
-    return lambda present: holds
+        return not plan[1].isdisjoint(present)
+    if kind == "and":
+        return all(holds(part, present) for part in plan[1])
+    if kind == "or":
+        return any(holds(part, present) for part in plan[1])
+    return kind == "true"
+
+
+def _check(plan: _Plan) -> _Check:
+    """The plan as one function of the atom ids present, compiled to a single expression. Why: the built-in topic's
+    plan is an OR of ANDs of ORs, checked for every other article (one of its anchors is a common word); as nested
+    closures with generators it was a twentieth of a worker's time."""
+    constants: dict[str, object] = {}
+
+    def expression(part: _Plan) -> str:
+        kind: str = part[0]
+        if kind in ("and", "or"):
+            return "(" + f" {kind} ".join(expression(child) for child in part[1]) + ")"
+        if kind in ("true", "false"):
+            return str(kind == "true")
+        ids: frozenset[int] = part[1]
+        if len(ids) == 1:
+            return f"{next(iter(ids))} in present"
+        name = f"ids{len(constants)}"
+        constants[name] = ids
+        return f"{name} <= present" if kind == "all" else f"not {name}.isdisjoint(present)"
+
+    # the source holds only numbers and names of our own: nothing a user wrote
+    check: _Check = eval(f"lambda present: {expression(plan)}", {"__builtins__": {}, **constants})
+    return check
 
 
 def _atoms(node: Node) -> Iterable[Atom]:
@@ -199,7 +220,8 @@ class _Prefilter:
             index = ids.get(atom.text)
             return None if index is None else index + (0 if atom.prefix else len(texts))
 
-        self._checks = [_check(_plan(query.root, key)) for query in queries]
+        self.plans = [_plan(query.root, key) for query in queries]
+        self._checks = [_check(plan) for plan in self.plans]
         self._always: list[int] = []  # queries with no anchor (none that parse_query makes): checked every time
         self._by_anchor: dict[int, list[int]] = {}
         for number, found in enumerate(found_anchors):
@@ -208,10 +230,8 @@ class _Prefilter:
             for text in found or ():
                 self._by_anchor.setdefault(ids[text], []).append(number)
 
-    def possible(self, folded: str, *, whole_words: bool = True) -> list[int]:
-        """The queries (by index) that may match an article whose folded title and summary, joined by a line
-        break, are `folded`: a superset of those that do. Without `whole_words`, where a word of the text ends is
-        not asked, so that the text may be longer than the article's (`TopicMatcher.may_match`)."""
+    def present(self, folded: str, *, whole_words: bool = True) -> set[int]:
+        """The atom ids found in `folded` (see the class docstring), what the queries' plans are checked against."""
         hits = self._automaton.find_matches_as_indexes(folded, overlapping=True) if self._automaton else ()
         count, end = self._count, len(folded)
         present: set[int] = set()
@@ -223,6 +243,13 @@ class _Prefilter:
             present.add(index)
             if not whole_words or stop == end or not folded[stop].isalnum():
                 present.add(index + count)
+        return present
+
+    def possible(self, folded: str, *, whole_words: bool = True) -> list[int]:
+        """The queries (by index) that may match an article whose folded title and summary, joined by a line
+        break, are `folded`: a superset of those that do. Without `whole_words`, where a word of the text ends is
+        not asked, so that the text may be longer than the article's (`TopicMatcher.may_match`)."""
+        present = self.present(folded, whole_words=whole_words)
         candidates = set(self._always)
         by_anchor = self._by_anchor
         for index in present:

@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from bench.newsfeeds import EVENTS, FOREIGN, address, kind_of, make_feed, server_topics
 from bot.news.events import detect_event
 from bot.news.gazetteer import tag_countries
-from bot.news.matching import NO_MATCH, Tagging, Topic, TopicMatcher, default_topic
+from bot.news.matching import NO_MATCH, Tagging, Topic, TopicMatcher, _check, default_topic, holds
 from bot.news.models import Entry, ParsedFeed, Source
 from bot.news.parse import Draft, clean_summary, markup_text, parse_feed, strip_controls
-from bot.news.textnorm import Document
+from bot.news.textnorm import Document, normalize
 from bot.news.topics import QueryError, parse_query
 from bot.news.urls import split_outlet_suffix
 
@@ -147,6 +147,34 @@ def test_a_summarys_words_turn_away_ordinary_news_and_let_the_topics_news_throug
     relevant = "<p>Is<b>rael</b> and the UAE sign the <a href='x'>Abraham</a> Accords.</p>"
     assert matcher.may_match("Historic day", markup_text(relevant))
     assert matcher.tag("Historic day", clean_summary(relevant)).topics
+
+
+# --- the prefilter's plans, compiled ------------------------------------------------------------------------------
+
+ids = st.frozensets(st.integers(0, 12), min_size=1, max_size=4)
+plans = st.recursive(
+    st.tuples(st.sampled_from(["all", "any"]), ids) | st.sampled_from([("true",), ("false",)]),
+    lambda children: st.tuples(st.sampled_from(["and", "or"]), st.lists(children, min_size=1, max_size=4).map(tuple)),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500)
+@given(plans, st.sets(st.integers(0, 12)))
+def test_a_compiled_plan_holds_exactly_when_its_definition_does(plan: tuple[object, ...], present: set[int]) -> None:
+    assert _check(plan)(present) is holds(plan, present)
+
+
+def test_the_topics_compiled_plans_agree_with_their_definition_on_realistic_items() -> None:
+    prefilter = TopicMatcher(_server_topics(4))._prefilter
+    checks = [_check(plan) for plan in prefilter.plans]
+    held = 0
+    for title, summary in _feed_items(range(0, 400, 7)):
+        present = prefilter.present(normalize(f"{title}\n{summary}"))
+        for plan, check in zip(prefilter.plans, checks, strict=True):
+            assert check(present) is holds(plan, present), title
+            held += holds(plan, present)
+    assert held > 50  # the plans were met, not only failed
 
 
 # --- real and realistic items -------------------------------------------------------------------------------------

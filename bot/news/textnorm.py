@@ -133,11 +133,11 @@ class CharacterTable(dict[int, str]):
 _FOLD = CharacterTable(_fold_characters)
 
 
-# The typography of nearly every English article (curly quotes, en and em dashes) and what each folds to, replaced
-# before the fold of the other non-ASCII runs: a pass each at C speed, where the fold calls back into Python for
-# each run (5.9 runs an item in bench/newsfeeds.py's news, most of them these; the fold was three quarters of
-# `normalize`'s time), and a text with no other non-ASCII character is then done.
-_TYPOGRAPHY = tuple((char, _fold_characters(char)) for char in "\u2019\u2018\u201c\u201d\u2013\u2014")
+# The typography of nearly every English article (curly quotes, en and em dashes, no-break spaces, ellipses) and what
+# each folds to, replaced before the fold of the other non-ASCII runs: a pass each at C speed, where the fold calls
+# back into Python for each run (5.9 runs an item in bench/newsfeeds.py's news, most of them these; the fold was three
+# quarters of `normalize`'s time), and a text with no other non-ASCII character is then done.
+_TYPOGRAPHY = tuple((char, _fold_characters(char)) for char in "\u2019\u2018\u201c\u201d\u2013\u2014\u00a0\u2026")
 
 
 def _fold_run(match: re.Match[str]) -> str:

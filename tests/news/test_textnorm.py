@@ -20,7 +20,7 @@ from bot.news.textnorm import (
 # varia (NFKD gives a backquote), a black-letter H (NFKD gives an upper-case H), Hebrew and Arabic letters, niqqud,
 # geresh and the clitic letters, an Arabic tatweel, a lone surrogate, underscores, digits and apostrophes.
 TRICKY = (
-    "aAs'_ 1x\n\"`’‘“”–—\u00a0é\u0301ÉİΣςßẞ\u1100\u1161\u11a8\u0b47\u0b3e\u1fef\u210c½ﬁ"
+    "aAs'_ 1x\n\"`’‘“”–—\u00a0\u2026é\u0301ÉİΣςßẞ\u1100\u1161\u11a8\u0b47\u0b3e\u1fef\u210c½ﬁ"
     "אבוהלשמכםןץ\u05bc\u05f3'\"ابلكفوالةىأإآ\u064e\u0640ё\ud800"
 )
 tricky_text = st.text(alphabet=st.sampled_from(TRICKY) | st.characters(), max_size=60)

@@ -262,10 +262,11 @@ def parse_feed(body: bytes, *, source: Source, content_type: str | None = None) 
 
 
 class Draft:
-    """A feed read up to what an entry's identity and its matching need (`feed`: its entries without date, authors
-    and language), each entry completed on request (`completed`). Why: a poll keeps the few entries that match a
-    topic, and reading the rest of every entry (dates, authors, languages) was 5% of a worker's time for nothing.
-    """
+    """A feed read up to what an entry's identity and its matching need (`feed`: its entries without summary, date,
+    authors and language; the summaries as the feed wrote them, cleaned on request: `summary`, `summary_words`),
+    each entry completed on request (`completed`). Why: a poll keeps the few entries that match a topic, and
+    reading the rest of every entry (dates, authors, languages) was 5% of a worker's time for nothing, cleaning
+    every summary another 5%."""
 
     __slots__ = ("_markup", "_rest", "_summaries", "_texts", "feed")
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import codecs
 import html
 import json
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -578,6 +579,135 @@ def _text(element: Any) -> str:
     return "".join(parts)
 
 
+_Text = Callable[[Any], str]
+
+
+# --- CDATA sections read by us, not by libxml2 --------------------------------------------------------------------
+# libxml2 reads a CDATA section a character at a time, where it reads other text in fast runs: in bench/newsfeeds.py's
+# feeds, whose WordPress-like ones carry each item's description and full article in CDATA, that was a tenth of a
+# worker's instructions, and the full article (`content:encoded`) is not even read when the item has a description.
+# So the sections of a body read as UTF-8 are taken out before the parse, each replaced by a marker: a private-use
+# character and a number of this body's own (which no feed can hold), the section's number, another private-use
+# character, then as many line feeds as the section holds (libxml2 counts lines by them, so the line numbers of its
+# errors stay as they were). `_Lifted` puts a section back where its marker is read. A section is lifted only where
+# libxml2 would read it as one (not inside a comment, a processing instruction, a tag or a document type
+# declaration: such a body keeps its sections), and only when its text is what libxml2 would make of it, its line
+# ends normalised: one that is not UTF-8 or holds a character XML forbids is left to libxml2. A body that libxml2
+# finds malformed is read again as it is (`_parse_xml`): libxml2's recovery around a section is its own.
+# tests/news/test_parse.py checks all of this against libxml2's own reading on generated feeds.
+
+_CDATA_OPEN, _CDATA_CLOSE = b"<![CDATA[", b"]]>"
+_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
+# What a section's bytes keep once every byte XML allows in text but line ends is deleted: its line ends, and the C0
+# controls XML forbids. One bytes.translate tells both, several times faster than a regular expression's search.
+_ALLOWED_BUT_LINE_ENDS = bytes(byte for byte in range(256) if byte >= 0x20 or byte == 0x09)
+_LINE_ENDS = b"\r\n"
+
+
+def _lift_cdata(body: bytes, charset: str | None) -> tuple[bytes, _Text] | None:
+    """The body with its CDATA sections replaced by markers, and the `_text` that puts them back; None when no
+    section is lifted."""
+    start = body.find(_CDATA_OPEN)
+    if start == -1 or not _reads_as_utf8(body, charset) or b"<!DOCTYPE" in body[:start]:
+        return None
+    mark = _MARK_OPEN + os.urandom(4).hex()
+    opening, closing = mark.encode(), _MARK_CLOSE.encode()
+    sections: list[tuple[str, int]] = []
+    pieces: list[bytes] = []
+    position = 0
+    while start != -1:
+        end = body.find(_CDATA_CLOSE, start + len(_CDATA_OPEN))
+        if end == -1:
+            break  # unterminated: libxml2 reports it
+        between = body[position:start]
+        if _in_markup(between):
+            return None
+        pieces.append(between)
+        section = body[start + len(_CDATA_OPEN) : end]
+        found = _section_text(section)
+        if found is None:
+            pieces.append(body[start : end + len(_CDATA_CLOSE)])
+        else:
+            text, breaks = found
+            pieces.append(opening + b"%d" % len(sections) + closing + b"\n" * breaks)
+            sections.append((text, breaks))
+        position = end + len(_CDATA_CLOSE)
+        start = body.find(_CDATA_OPEN, position)
+    if not sections:
+        return None
+    pieces.append(body[position:])
+    return b"".join(pieces), _Lifted(mark, sections)
+
+
+def _in_markup(between: bytes) -> bool:
+    """Whether what follows these bytes (read from the end of the last section, or the body's start) is inside a
+    tag, or a comment or processing instruction opened and not closed in them (comments do not nest: the last one
+    opened is the one that may be open)."""
+    if between.rfind(b"<") > between.rfind(b">"):
+        return True
+    comment = between.rfind(b"<!--")
+    if comment != -1 and between.find(b"-->", comment + 4) == -1:
+        return True
+    instruction = between.rfind(b"<?")
+    return instruction != -1 and between.find(b"?>", instruction + 2) == -1
+
+
+def _section_text(section: bytes) -> tuple[str, int] | None:
+    """A section's text as libxml2 reads it (line ends normalised) and how many line feeds it holds, or None when
+    libxml2 should judge it: a character XML forbids (a C0 control, U+FFFE, U+FFFF), or bytes that are not UTF-8."""
+    line_ends = section.translate(None, _ALLOWED_BUT_LINE_ENDS)
+    if line_ends.strip(_LINE_ENDS):
+        return None
+    try:
+        text = section.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text.isascii() and ("\ufffe" in text or "\uffff" in text):
+        return None
+    if b"\r" not in line_ends:
+        return text, len(line_ends)
+    # libxml2 reads a lone carriage return as a line break but counts lines by line feeds
+    return text.replace("\r\n", "\n").replace("\r", "\n"), line_ends.count(b"\n")
+
+
+def _reads_as_utf8(body: bytes, charset: str | None) -> bool:
+    """Whether libxml2 reads the body as UTF-8: told so, or neither told nor declared otherwise."""
+    if charset is not None:
+        return charset == "utf-8"
+    if body.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00", b"\x4c\x6f\xa7\x94")):  # UTF-16, UTF-32, EBCDIC
+        return False
+    declared = _PROLOG_DECLARATION.match(body)
+    if declared is None:
+        return True
+    try:
+        return codecs.lookup(declared.group(1).decode("ascii")).name == "utf-8"
+    except (LookupError, UnicodeDecodeError):
+        return False
+
+
+class _Lifted:
+    """`_text` for a body whose CDATA sections were lifted: each marker read becomes its section's text."""
+
+    __slots__ = ("_mark", "_sections")
+
+    def __init__(self, mark: str, sections: list[tuple[str, int]]) -> None:
+        self._mark = mark
+        self._sections = sections
+
+    def __call__(self, element: Any) -> str:
+        text = _text(element)
+        if self._mark not in text:
+            return text
+        parts = text.split(self._mark)
+        restored = [parts[0]]
+        for part in parts[1:]:
+            number, _, rest = part.partition(_MARK_CLOSE)
+            section, breaks = self._sections[int(number)]
+            restored.append(section)
+            restored.append(rest[breaks:])
+        return "".join(restored)
+
+
 def _first_error(parser: Any) -> str | None:
     for error in parser.error_log:
         # An external DTD we refused to load (RSS 0.91's Netscape DTD) is our choice, not the feed's fault.
@@ -611,20 +741,33 @@ def _encoding(body: bytes, content_type: str | None) -> str | None:
     return None if _PROLOG_ENCODING.match(body) else declared
 
 
+def _read_xml(body: bytes, charset: str | None, *, lift: bool) -> tuple[Any, Any, _Text]:
+    """The body's root (None when empty), its parser (with its errors) and how to read its elements' text: with
+    `lift`, its CDATA sections read by us (`_lift_cdata`). Raises XMLSyntaxError."""
+    parser = _make_parser(charset)
+    lifted = _lift_cdata(body, charset) if lift else None
+    root = etree.fromstring(lifted[0] if lifted else body, parser)
+    if _entity_trouble(parser):
+        # HTML entities and bare ampersands are common in real feeds; rewriting them costs as much as parsing,
+        # so only the feeds that need it pay for it.
+        parser = _make_parser(charset)
+        fixed = _AMPERSAND.sub(_fix_ampersand, body)
+        lifted = _lift_cdata(fixed, charset) if lift else None
+        root = etree.fromstring(lifted[0] if lifted else fixed, parser)
+    return root, parser, lifted[1] if lifted else _text
+
+
 def _parse_xml(
     body: bytes, source: Source, content_type: str | None, rest: list[Callable[[], Entry]], markup: list[str]
 ) -> ParsedFeed:
     """The feed of an XML body, its entries' summaries left empty; each entry's completion is appended to `rest`
     and its summary as the feed wrote it to `markup` (see `Draft`)."""
     charset = _encoding(body, content_type)
-    parser = _make_parser(charset)
     try:
-        root = etree.fromstring(body, parser)
-        if _entity_trouble(parser):
-            # HTML entities and bare ampersands are common in real feeds; rewriting them costs as much as parsing,
-            # so only the feeds that need it pay for it.
-            parser = _make_parser(charset)
-            root = etree.fromstring(_AMPERSAND.sub(_fix_ampersand, body), parser)
+        root, parser, text = _read_xml(body, charset, lift=True)
+        if text is not _text and any(error.level >= etree.ErrorLevels.ERROR for error in parser.error_log):
+            # libxml2 recovers from a malformed document in its own way, around the sections too: read as it reads
+            root, parser, text = _read_xml(body, charset, lift=False)
     except etree.XMLSyntaxError as exc:
         return ParsedFeed(title=None, link=None, entries=(), error=f"not XML: {exc}")
     error = _first_error(parser)
@@ -632,9 +775,9 @@ def _parse_xml(
         return ParsedFeed(title=None, link=None, entries=(), error=error or "empty document")
     namespace, local = _split(root.tag) if isinstance(root.tag, str) else ("", "")
     if local == "feed" and namespace == "atom":
-        feed = _parse_atom(root, source, rest, markup)
+        feed = _parse_atom(root, source, rest, markup, text)
     elif local in ("rss", "RDF"):
-        feed = _parse_rss(root, source, rest, markup)
+        feed = _parse_rss(root, source, rest, markup, text)
     else:
         return ParsedFeed(title=None, link=None, entries=(), error=f"not a feed: root element <{local}>")
     if error is not None:
@@ -648,7 +791,9 @@ def _rss_author(raw: str) -> str:
     return clean_text(match.group(1) if match else raw)
 
 
-def _parse_rss(root: Any, source: Source, rest: list[Callable[[], Entry]], markup: list[str]) -> ParsedFeed:
+def _parse_rss(
+    root: Any, source: Source, rest: list[Callable[[], Entry]], markup: list[str], text: _Text
+) -> ParsedFeed:
     channel = next((child for ns, local, child in _children(root) if ns == "" and local == "channel"), None)
     channel_fields: dict[tuple[str, str], Any] = {}
     # RSS 1.0 puts items beside the channel, 0.9x and 2.0 inside it.
@@ -658,15 +803,17 @@ def _parse_rss(root: Any, source: Source, rest: list[Callable[[], Entry]], marku
             if ns == "" and local == "item":
                 items.append(child)
             channel_fields.setdefault((ns, local), child)
-    feed_title = clean_text(_text(channel_fields[("", "title")])) if ("", "title") in channel_fields else None
+    feed_title = clean_text(text(channel_fields[("", "title")])) if ("", "title") in channel_fields else None
     link_element = channel_fields.get(("", "link"))
-    feed_link = _text(link_element).strip() if link_element is not None else None
+    feed_link = text(link_element).strip() if link_element is not None else None
     language_element = channel_fields.get(("", "language"), channel_fields.get(("dc", "language")))
-    feed_language = (_text(language_element).strip() if language_element is not None else "") or source.language
+    feed_language = (text(language_element).strip() if language_element is not None else "") or source.language
     base = feed_link or source.url
     outlet = outlet_name(feed_title, feed_link) or source.name
     entries = [
-        entry for item in items if (entry := _rss_item(item, base, outlet, feed_language, rest, markup)) is not None
+        entry
+        for item in items
+        if (entry := _rss_item(item, base, outlet, feed_language, rest, markup, text)) is not None
     ]
     return ParsedFeed(title=feed_title or None, link=feed_link or None, entries=tuple(entries))
 
@@ -681,6 +828,7 @@ def _rss_item(
     feed_language: str | None,
     rest: list[Callable[[], Entry]],
     markup: list[str],
+    text: _Text,
 ) -> Entry | None:
     """The item's entry without summary, date, authors and language; its completion appended to `rest`, its summary
     as the feed wrote it to `markup`."""
@@ -694,8 +842,8 @@ def _rss_item(
         fields.setdefault(key, child)
         if key in _AUTHOR_KEYS:
             authors.append(child)
-    guid = _first_text(fields, ("", "guid")) or item.get(_RDF_ABOUT, "").strip()
-    link = _first_text(fields, ("", "link"))
+    guid = _first_text(text, fields, ("", "guid")) or item.get(_RDF_ABOUT, "").strip()
+    link = _first_text(text, fields, ("", "link"))
     if not link:
         atom_link = fields.get(("atom", "link"))
         link = atom_link.get("href", "").strip() if atom_link is not None else ""
@@ -708,9 +856,9 @@ def _rss_item(
         return None  # an item with no address cannot become an article
     if not link.startswith(("https://", "http://")):
         link = urljoin(base, link)
-    title = clean_text(_first_text(fields, ("", "title"), ("dc", "title")))
+    title = clean_text(_first_text(text, fields, ("", "title"), ("dc", "title")))
     source_element = fields.get(("", "source"))
-    outlet = clean_text(_text(source_element)) if source_element is not None else ""
+    outlet = clean_text(text(source_element)) if source_element is not None else ""
     outlet_url = source_element.get("url", "").strip() if source_element is not None else ""
     if not outlet and "news.google.com" in link and is_google_news_link(link):
         outlet = split_outlet_suffix(title, None)[1] or ""
@@ -721,39 +869,44 @@ def _rss_item(
         outlet_url=outlet_url or None,
         guid=guid or None,
     )
-    rest.append(partial(_rss_rest, entry, item, fields, authors, feed_language))
-    markup.append(_first_text(fields, ("", "description"), ("content", "encoded"), ("atom", "summary")))
+    rest.append(partial(_rss_rest, entry, item, fields, authors, feed_language, text))
+    markup.append(_first_text(text, fields, ("", "description"), ("content", "encoded"), ("atom", "summary")))
     return entry
 
 
-def _first_text(fields: Mapping[tuple[str, str], Any], *keys: tuple[str, str]) -> str:
+def _first_text(text: _Text, fields: Mapping[tuple[str, str], Any], *keys: tuple[str, str]) -> str:
     """The text of the first of these fields that has some."""
     for key in keys:
         if key in fields:
-            value = _text(fields[key]).strip()
+            value = text(fields[key]).strip()
             if value:
                 return value
     return ""
 
 
 def _rss_rest(
-    entry: Entry, item: Any, fields: Mapping[tuple[str, str], Any], authors: list[Any], feed_language: str | None
+    entry: Entry,
+    item: Any,
+    fields: Mapping[tuple[str, str], Any],
+    authors: list[Any],
+    feed_language: str | None,
+    text: _Text,
 ) -> Entry:
     names: list[str] = []
     for element in authors:
-        name = _rss_author(_text(element))
+        name = _rss_author(text(element))
         if name and name not in names:
             names.append(name)
-    language = item.get(_XML_LANG) or _first_text(fields, ("dc", "language"), ("", "language")) or feed_language
-    published = _first_text(fields, ("", "pubDate"), ("dc", "date"), ("atom", "published"), ("atom", "updated"))
+    language = item.get(_XML_LANG) or _first_text(text, fields, ("dc", "language"), ("", "language")) or feed_language
+    published = _first_text(text, fields, ("", "pubDate"), ("dc", "date"), ("atom", "published"), ("atom", "updated"))
     return replace(entry, published=parse_date(published), authors=tuple(names), language=language or None)
 
 
-def _atom_text(element: Any | None) -> str:
+def _atom_text(element: Any | None, text: _Text) -> str:
     if element is None:
         return ""
     kind = (element.get("type") or "text").lower()
-    raw = _text(element)
+    raw = text(element)
     if kind in ("text", "text/plain"):
         return " ".join(raw.split())
     return clean_text(raw)  # html (escaped markup) and xhtml (inline markup, already reduced to text)
@@ -782,13 +935,15 @@ def _chosen_link(links: list[Any], base: str) -> str:
     return urljoin(urljoin(base, str(chosen.get(_XML_BASE) or "")), href)
 
 
-def _parse_atom(root: Any, source: Source, rest: list[Callable[[], Entry]], markup: list[str]) -> ParsedFeed:
+def _parse_atom(
+    root: Any, source: Source, rest: list[Callable[[], Entry]], markup: list[str], text: _Text
+) -> ParsedFeed:
     fields: dict[str, Any] = {}
     for ns, local, child in _children(root):
         if ns == "atom":
             fields.setdefault(local, child)
     base = root.get(_XML_BASE) or source.url
-    feed_title = _atom_text(fields.get("title")) or None
+    feed_title = _atom_text(fields.get("title"), text) or None
     feed_link = _atom_link(root, base) or None
     feed_language = root.get(_XML_LANG) or source.language
     outlet = outlet_name(feed_title, feed_link) or source.name
@@ -811,32 +966,37 @@ def _parse_atom(root: Any, source: Source, rest: list[Callable[[], Entry]], mark
         if not link:
             continue
         summary_element = entry_fields.get("summary", entry_fields.get("content"))
-        guid = _text(entry_fields["id"]).strip() if "id" in entry_fields else ""
+        guid = text(entry_fields["id"]).strip() if "id" in entry_fields else ""
         summary = ""
         if summary_element is not None:
             kind = (summary_element.get("type") or "text").lower()
-            raw = _text(summary_element)
+            raw = text(summary_element)
             summary = raw if kind not in ("text", "text/plain") else html.escape(raw, quote=False)
-        entry = Entry(title=_atom_text(entry_fields.get("title")), link=link, outlet=outlet, guid=guid or None)
+        entry = Entry(title=_atom_text(entry_fields.get("title"), text), link=link, outlet=outlet, guid=guid or None)
         entries.append(entry)
-        rest.append(partial(_atom_rest, entry, element, entry_fields, authors, feed_language))
+        rest.append(partial(_atom_rest, entry, element, entry_fields, authors, feed_language, text))
         markup.append(summary)
     return ParsedFeed(title=feed_title, link=feed_link, entries=tuple(entries))
 
 
 def _atom_rest(
-    entry: Entry, element: Any, fields: Mapping[str, Any], authors: list[Any], feed_language: str | None
+    entry: Entry,
+    element: Any,
+    fields: Mapping[str, Any],
+    authors: list[Any],
+    feed_language: str | None,
+    text: _Text,
 ) -> Entry:
     names: list[str] = []
     for author in authors:
-        name = next((clean_text(_text(c)) for n, lc, c in _children(author) if lc == "name"), "")
+        name = next((clean_text(text(c)) for n, lc, c in _children(author) if lc == "name"), "")
         if name and name not in names:
             names.append(name)
     published = next(
         (
             date
             for key in ("published", "updated", "issued", "modified")
-            if key in fields and (date := parse_date(_text(fields[key]))) is not None
+            if key in fields and (date := parse_date(text(fields[key]))) is not None
         ),
         None,
     )

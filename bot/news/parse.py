@@ -764,8 +764,12 @@ def _parse_xml(
     and its summary as the feed wrote it to `markup` (see `Draft`)."""
     charset = _encoding(body, content_type)
     try:
-        root, parser, text = _read_xml(body, charset, lift=True)
-        if text is not _text and any(error.level >= etree.ErrorLevels.ERROR for error in parser.error_log):
+        try:
+            root, parser, text = _read_xml(body, charset, lift=True)
+            malformed = text is not _text and any(e.level >= etree.ErrorLevels.ERROR for e in parser.error_log)
+        except etree.XMLSyntaxError:
+            malformed = True
+        if malformed:
             # libxml2 recovers from a malformed document in its own way, around the sections too: read as it reads
             root, parser, text = _read_xml(body, charset, lift=False)
     except etree.XMLSyntaxError as exc:

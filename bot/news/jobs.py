@@ -105,11 +105,12 @@ def parse_and_tag_body(
         draft = Draft(ParsedFeed(None, None, (), error=f"parse failed: {type(exc).__name__}: {exc}"))
     drafted = draft.feed.entries
     identities = tuple(article_identity(entry) for entry in drafted)
+    texts = [draft.summary_words(index) for index in range(len(drafted))]  # the summaries' HTML read: parsing
     parsed = time.process_time()
     taggings: list[Tagging | None] = []
     for index, entry in enumerate(drafted):
         title, _ = split_outlet_suffix(entry.title, entry.outlet)  # the title as the pipeline stores it
-        words = draft.summary_words(index)
+        words = texts[index]
         if words is not None and not matcher.may_match(title, words):
             taggings.append(None)  # nine in ten entries: their summaries are never cleaned
             continue

@@ -587,13 +587,12 @@ _Text = Callable[[Any], str]
 # feeds, whose WordPress-like ones carry each item's description and full article in CDATA, that was a tenth of a
 # worker's instructions, and the full article (`content:encoded`) is not even read when the item has a description.
 # So the sections of a body read as UTF-8 are taken out before the parse, each replaced by a marker: a private-use
-# character and a number of this body's own (which no feed can hold), the section's number, another private-use
-# character, then as many line feeds as the section holds (libxml2 counts lines by them, so the line numbers of its
-# errors stay as they were). `_Lifted` puts a section back where its marker is read. A section is lifted only where
-# libxml2 would read it as one (not inside a comment, a processing instruction, a tag or a document type
-# declaration: such a body keeps its sections), and only when its text is what libxml2 would make of it, its line
-# ends normalised: one that is not UTF-8 or holds a character XML forbids is left to libxml2. A body that libxml2
-# finds malformed is read again as it is (`_parse_xml`): libxml2's recovery around a section is its own.
+# character and a number of this body's own (which no feed can hold), the section's number and another private-use
+# character; `_Lifted` puts a section back where its marker is read. A section is lifted only where libxml2 would
+# read it as one (not inside a comment, a processing instruction, a tag or a document type declaration: such a body
+# keeps its sections), and only when its text is what libxml2 would make of it, its line ends normalised: one that
+# is not UTF-8 or holds a character XML forbids is left to libxml2. A body that libxml2 finds malformed is read again
+# as it is (`_parse_xml`): libxml2's recovery around a section is its own, and so are its errors' line numbers.
 # tests/news/test_parse.py checks all of this against libxml2's own reading on generated feeds.
 
 _CDATA_OPEN, _CDATA_CLOSE = b"<![CDATA[", b"]]>"
@@ -612,7 +611,7 @@ def _lift_cdata(body: bytes, charset: str | None) -> tuple[bytes, _Text] | None:
         return None
     mark = _MARK_OPEN + os.urandom(4).hex()
     opening, closing = mark.encode(), _MARK_CLOSE.encode()
-    sections: list[tuple[str, int]] = []
+    sections: list[str] = []
     pieces: list[bytes] = []
     position = 0
     while start != -1:
@@ -624,13 +623,12 @@ def _lift_cdata(body: bytes, charset: str | None) -> tuple[bytes, _Text] | None:
             return None
         pieces.append(between)
         section = body[start + len(_CDATA_OPEN) : end]
-        found = _section_text(section)
-        if found is None:
+        text = _section_text(section)
+        if text is None:
             pieces.append(body[start : end + len(_CDATA_CLOSE)])
         else:
-            text, breaks = found
-            pieces.append(opening + b"%d" % len(sections) + closing + b"\n" * breaks)
-            sections.append((text, breaks))
+            pieces.append(opening + b"%d" % len(sections) + closing)
+            sections.append(text)
         position = end + len(_CDATA_CLOSE)
         start = body.find(_CDATA_OPEN, position)
     if not sections:
@@ -652,9 +650,9 @@ def _in_markup(between: bytes) -> bool:
     return instruction != -1 and between.find(b"?>", instruction + 2) == -1
 
 
-def _section_text(section: bytes) -> tuple[str, int] | None:
-    """A section's text as libxml2 reads it (line ends normalised) and how many line feeds it holds, or None when
-    libxml2 should judge it: a character XML forbids (a C0 control, U+FFFE, U+FFFF), or bytes that are not UTF-8."""
+def _section_text(section: bytes) -> str | None:
+    """A section's text as libxml2 reads it (line ends normalised), or None when libxml2 should judge it: a character
+    XML forbids (a C0 control, U+FFFE, U+FFFF), or bytes that are not UTF-8."""
     line_ends = section.translate(None, _ALLOWED_BUT_LINE_ENDS)
     if line_ends.strip(_LINE_ENDS):
         return None
@@ -664,10 +662,7 @@ def _section_text(section: bytes) -> tuple[str, int] | None:
         return None
     if not text.isascii() and ("\ufffe" in text or "\uffff" in text):
         return None
-    if b"\r" not in line_ends:
-        return text, len(line_ends)
-    # libxml2 reads a lone carriage return as a line break but counts lines by line feeds
-    return text.replace("\r\n", "\n").replace("\r", "\n"), line_ends.count(b"\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if b"\r" in line_ends else text
 
 
 def _reads_as_utf8(body: bytes, charset: str | None) -> bool:
@@ -690,7 +685,7 @@ class _Lifted:
 
     __slots__ = ("_mark", "_sections")
 
-    def __init__(self, mark: str, sections: list[tuple[str, int]]) -> None:
+    def __init__(self, mark: str, sections: list[str]) -> None:
         self._mark = mark
         self._sections = sections
 
@@ -702,9 +697,8 @@ class _Lifted:
         restored = [parts[0]]
         for part in parts[1:]:
             number, _, rest = part.partition(_MARK_CLOSE)
-            section, breaks = self._sections[int(number)]
-            restored.append(section)
-            restored.append(rest[breaks:])
+            restored.append(self._sections[int(number)])
+            restored.append(rest)
         return "".join(restored)
 
 

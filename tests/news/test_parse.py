@@ -575,8 +575,8 @@ FEED_OF = (
 
 @settings(max_examples=700, deadline=None)
 @given(cdata_feeds())
-# a section's line ends (kept by a guid, read as it is); sections in comments closed before and after them;
-# a section before a "]]>" outside any, which libxml2 recovers from in its own way
+# a section's line ends (kept by a guid, read as it is); "sections" inside a comment and a processing instruction
+# that hold a ">"; a section before a "]]>" outside any, which libxml2 recovers from in its own way; a Latin-1 body
 @example((FEED_OF % (b"x", b"g<![CDATA[\r\n\r]]>h"), None))
 @example((FEED_OF % (b"<!-- > <![CDATA[ -->x<!-- ]]> -->", b"g"), None))
 @example((FEED_OF % (b"<?pi > <![CDATA[ ?>x<?pi ]]> ?>", b"g"), None))

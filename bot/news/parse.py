@@ -671,13 +671,8 @@ def _reads_as_utf8(body: bytes, charset: str | None) -> bool:
         return charset == "utf-8"
     if body.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00", b"\x4c\x6f\xa7\x94")):  # UTF-16, UTF-32, EBCDIC
         return False
-    declared = _PROLOG_DECLARATION.match(body)
-    if declared is None:
-        return True
-    try:
-        return codecs.lookup(declared.group(1).decode("ascii")).name == "utf-8"
-    except (LookupError, UnicodeDecodeError):
-        return False
+    # an encoding it declares and Python does not know: libxml2 reports it, and the body is read again as it is
+    return _declared_encoding(body, None) in (None, "utf-8")
 
 
 class _Lifted:
@@ -760,15 +755,16 @@ def _parse_xml(
     try:
         try:
             root, parser, text = _read_xml(body, charset, lift=True)
-            malformed = text is not _text and any(e.level >= etree.ErrorLevels.ERROR for e in parser.error_log)
+            error = _first_error(parser)
+            malformed = text is not _text and error is not None
         except etree.XMLSyntaxError:
             malformed = True
         if malformed:
             # libxml2 recovers from a malformed document in its own way, around the sections too: read as it reads
             root, parser, text = _read_xml(body, charset, lift=False)
+            error = _first_error(parser)
     except etree.XMLSyntaxError as exc:
         return ParsedFeed(title=None, link=None, entries=(), error=f"not XML: {exc}")
-    error = _first_error(parser)
     if root is None:
         return ParsedFeed(title=None, link=None, entries=(), error=error or "empty document")
     namespace, local = _split(root.tag) if isinstance(root.tag, str) else ("", "")
@@ -890,11 +886,7 @@ def _rss_rest(
     feed_language: str | None,
     text: _Text,
 ) -> Entry:
-    names: list[str] = []
-    for element in authors:
-        name = _rss_author(text(element))
-        if name and name not in names:
-            names.append(name)
+    names = dict.fromkeys(name for element in authors if (name := _rss_author(text(element))))
     language = item.get(_XML_LANG) or _first_text(text, fields, ("dc", "language"), ("", "language")) or feed_language
     published = _first_text(text, fields, ("", "pubDate"), ("dc", "date"), ("atom", "published"), ("atom", "updated"))
     return replace(entry, published=parse_date(published), authors=tuple(names), language=language or None)
@@ -985,11 +977,11 @@ def _atom_rest(
     feed_language: str | None,
     text: _Text,
 ) -> Entry:
-    names: list[str] = []
-    for author in authors:
-        name = next((clean_text(text(c)) for n, lc, c in _children(author) if lc == "name"), "")
-        if name and name not in names:
-            names.append(name)
+    names = dict.fromkeys(
+        name
+        for author in authors
+        if (name := next((clean_text(text(c)) for n, lc, c in _children(author) if lc == "name"), ""))
+    )
     published = next(
         (
             date

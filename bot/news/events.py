@@ -243,13 +243,14 @@ def _hits(document: Document, patterns: tuple[_Pattern, ...], in_title: bool) ->
 
 
 def _first_hit(document: Document, rule: _Rule, in_title: bool) -> int | None:
-    """Where the rule's trigger first occurs in one part of the article, if all its groups occur there."""
-    if _hits(document, rule.unless, in_title):
-        return None
+    """Where the rule's trigger first occurs in one part of the article, if all its groups occur there and none of
+    its exceptions. The trigger is asked first: most articles lack it, and then nothing else is looked for."""
     trigger = _hits(document, rule.groups[0], in_title)
     if not trigger:
         return None
     if not all(_hits(document, group, in_title) for group in rule.groups[1:]):
+        return None
+    if _hits(document, rule.unless, in_title):
         return None
     return min(trigger)
 

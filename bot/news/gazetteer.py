@@ -13,6 +13,7 @@ Acronyms that are ordinary words when folded ("US" and "us") are matched case-se
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -148,9 +149,29 @@ def _index() -> PatternIndex:
 @cache
 def _acronym_regex() -> tuple[tuple[re.Pattern[str], str], ...]:
     return tuple(
-        (re.compile(r"(?<![\w.])(?:" + "|".join(re.escape(form) for form in forms) + r")(?!\w)"), key)
+        (re.compile("(?:" + "|".join(re.escape(form) for form in forms) + r")(?!\w)"), key)
         for key, forms in _ACRONYMS.items()
     )
+
+
+# What may not stand before an acronym: a letter, a digit, "_" or a dot ("U.S." inside "AU.S." is not one).
+_GLUED = re.compile(r"[\w.]")
+
+
+def _acronym_starts(regex: re.Pattern[str], text: str) -> Iterator[int]:
+    r"""Where `regex` finds an acronym not glued to what stands before it: what `finditer` of the regex behind
+    `(?<![\w.])` finds. Why not that regex: a look-behind first keeps the engine from skipping ahead to the
+    acronym's first letter, and every character of the text was tried (0.06 ms an article, as much as all the
+    other country look-ups). A hit glued to the word before is passed over by one character, as the look-behind
+    would be."""
+    position = 0
+    while (hit := regex.search(text, position)) is not None:
+        start = hit.start()
+        if start and _GLUED.match(text, start - 1):
+            position = start + 1
+            continue
+        yield start
+        position = max(hit.end(), start + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +201,8 @@ def mentions(document: Document, title: str, summary: str = "") -> tuple[Mention
                 found.append(Mention(entry.key, start, document.in_title(start)))
     for text, in_title, base in ((title, True, 0), (summary, False, document.title_end + 1)):
         for regex, key in _acronym_regex():
-            for hit in regex.finditer(text):
-                found.append(Mention(key, base + len(tokenize(text[: hit.start()])), in_title))
+            for start in _acronym_starts(regex, text):
+                found.append(Mention(key, base + len(tokenize(text[:start])), in_title))
     return tuple(sorted(found, key=lambda mention: mention.position))
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
@@ -257,7 +257,7 @@ class Document:
     values derived from it (a query's match) are kept on it (`derived`).
     """
 
-    __slots__ = ("_derived", "_forms", "_positions", "title_end", "tokens")
+    __slots__ = ("_derived", "_forms", "_heads", "_positions", "title_end", "tokens")
 
     def __init__(self, title: str, summary: str = "") -> None:
         self._index(tokenize(title), tokenize(summary))
@@ -293,6 +293,7 @@ class Document:
         self._positions = positions
         self._forms = sorted(positions)
         self._derived: dict[int, tuple[object, object]] = {}
+        self._heads: str | None = None
 
     def derived(self, owner: object, compute: Callable[[Document], _T]) -> _T:
         """`compute(self)`, computed once for each `owner` (a query matched against this document).
@@ -326,7 +327,19 @@ class Document:
             index += 1
         return found
 
-    def _has_prefix(self, prefix: str) -> bool:
+    def prefixes(self, automaton: AhoCorasick) -> set[int]:
+        """The patterns of `automaton` (each a space, then a prefix) that start one of the document's forms: one
+        pass over them all, where a binary search for each prefix costs a call each (bot.news.topics)."""
+        if self._heads is None:
+            self._heads = " " + " ".join(self._forms)  # a form holds no space, so " " + prefix only starts one
+        return {index for index, _, _ in automaton.find_matches_as_indexes(self._heads, overlapping=True)}
+
+    @property
+    def positions(self) -> Mapping[str, Collection[int]]:
+        """Each form the document holds (`find`), with its positions: read only (bot.news.topics looks words up)."""
+        return self._positions
+
+    def has_prefix(self, prefix: str) -> bool:
         index = bisect.bisect_left(self._forms, prefix)
         return index < len(self._forms) and self._forms[index].startswith(prefix)
 
@@ -336,7 +349,7 @@ class Document:
             part = pattern[0]
             if not part.prefix:
                 return part.text in self._positions  # "" is never a form
-            return bool(part.text) and self._has_prefix(part.text)
+            return bool(part.text) and self.has_prefix(part.text)
         return bool(self.find(pattern))
 
     def find(self, pattern: tuple[Atom, ...]) -> list[int]:
@@ -353,7 +366,7 @@ class Document:
         for part in pattern:
             # every word present first (a look-up each), before any positions are gathered: most phrases tried
             # lack one of their words, and their common words ("and", "the") have many positions
-            if not part.text or (part.prefix and not self._has_prefix(part.text)):
+            if not part.text or (part.prefix and not self.has_prefix(part.text)):
                 return []
             if not part.prefix and part.text not in positions:
                 return []
@@ -408,8 +421,7 @@ class PatternIndex:
         for form in exact.keys() & document._positions.keys():  # the Document's own index (same module)
             found.extend(exact[form])
         if self._automaton is not None:
-            words = " " + " ".join(document._forms)
-            for head in {head for head, _, _ in self._automaton.find_matches_as_indexes(words, overlapping=True)}:
+            for head in document.prefixes(self._automaton):
                 found.extend(self._prefixed[head])
         found.sort()
         return found

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
+
+from ahocorasick_rs import AhoCorasick
 
 from bot.news.textnorm import Atom, Document, normalize, term_core, words
 
@@ -196,8 +199,7 @@ def _positive(node: Node) -> bool:
 def _evaluate(node: Node, document: Document) -> list[str] | None:
     """Matched terms, or None when the node does not match. Every OR branch is tried, to explain fully.
 
-    Terms inside AND and OR are tested in the loop rather than by a call each: the built-in topic is an OR of
-    about a hundred terms, tried in full on every article that may match it.
+    The definition of a query's match: what `_compile` makes of a query gives the same answer, faster.
     """
     if isinstance(node, Term):
         return [node.render()] if document.contains(node.atoms) else None
@@ -225,6 +227,103 @@ def _evaluate(node: Node, document: Document) -> list[str] | None:
     return matched
 
 
+Evaluator = Callable[[Document], list[str] | None]
+
+
+def _compile(root: Node) -> Evaluator:
+    """`_evaluate` of this tree as Python code of its own: a function per AND, OR and NOT, in which each term is a
+    test written out: a word is a dictionary look-up, a prefix a set look-up (every prefix of the query is found in
+    one automaton pass over the document's words, `Document.prefixes`), and a phrase is looked for only when each
+    of its words is there.
+
+    Why: the built-in topic, about four hundred terms, is tried in full on every article that may match it; walking
+    its tree asked each node's type and called the document for each term and each prefix: 0.08 ms an article,
+    a third of `tag`'s time on bench/newsfeeds.py's articles (0.05 ms compiled). The code holds only names of our
+    own: the words, phrases and terms as written are constants it names."""
+    constants: dict[str, object] = {}
+    functions: list[str] = []
+    prefixes: dict[str, int] = {}
+
+    def constant(value: object) -> str:
+        name = f"c{len(constants)}"
+        constants[name] = value
+        return name
+
+    def present(atom: Atom) -> str:
+        if not atom.prefix:
+            return f"{constant(atom.text)} in P"
+        if not atom.text:
+            return "False"  # Document.find finds nothing of an empty word
+        return f"{prefixes.setdefault(atom.text, len(prefixes))} in Q"
+
+    def holds(term: Term) -> str:
+        """`Document.contains` of the term, written out."""
+        atoms = term.atoms
+        if len(atoms) == 1:
+            return present(atoms[0])
+        return " and ".join([*(present(atom) for atom in atoms), f"D.contains({constant(atoms)})"])
+
+    def function(node: And | Or | Not) -> str:
+        name = f"n{len(functions)}"
+        functions.append("")  # its place, before its children's
+        lines = [f"def {name}(P, Q, D):"]
+        if isinstance(node, Not):
+            child = node.child
+            found = holds(child) if isinstance(child, Term) else f"{function(child)}(P, Q, D) is not None"
+            lines.append(f"    return None if {found} else []")
+        elif isinstance(node, And):
+            lines.append("    r = []")
+            for child in node.children:
+                if isinstance(child, Term):
+                    lines.append(f"    if not ({holds(child)}): return None")
+                    lines.append(f"    r.append({constant(child.render())})")
+                else:
+                    lines.append(f"    x = {function(child)}(P, Q, D)")
+                    lines.append("    if x is None: return None")
+                    lines.append("    r += x")
+            lines.append("    return r")
+        else:
+            lines.extend(("    r = []", "    hit = False"))
+            for child in node.children:
+                if isinstance(child, Term):
+                    lines.append(f"    if {holds(child)}: hit = True; r.append({constant(child.render())})")
+                else:
+                    lines.append(f"    x = {function(child)}(P, Q, D)")
+                    lines.append("    if x is not None: hit = True; r += x")
+            lines.append("    return r if hit else None")
+        functions[int(name[1:])] = "\n".join(lines)
+        return name
+
+    if isinstance(root, Term):
+        functions.append(f"def n0(P, Q, D):\n    return [{constant(root.render())}] if {holds(root)} else None")
+    else:
+        function(root)
+    namespace: dict[str, Any] = {"__builtins__": {}, **constants}
+    exec("\n".join(functions), namespace)
+    top = namespace["n0"]
+    if not prefixes:
+        return lambda document: top(document.positions, (), document)
+    automaton = AhoCorasick([" " + prefix for prefix in prefixes])
+    return lambda document: top(document.positions, document.prefixes(automaton), document)
+
+
+# Each query's compiled match, by the query's identity (hashing a query's tree costs about as much as matching
+# it), with the query itself so that the identity cannot be reused; past `_MOST_EVALUATORS` it starts again.
+_evaluators: dict[int, tuple[Query, Evaluator]] = {}
+_MOST_EVALUATORS = 4096
+
+
+def _evaluator(query: Query) -> Evaluator:
+    found = _evaluators.get(id(query))
+    if found is not None and found[0] is query:
+        return found[1]
+    evaluator = _compile(query.root)
+    if len(_evaluators) >= _MOST_EVALUATORS:
+        _evaluators.clear()
+    _evaluators[id(query)] = (query, evaluator)
+    return evaluator
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     """A parsed topic query. `text` is its canonical source: parsing it again gives the same query."""
@@ -249,7 +348,7 @@ class Query:
         document.remember(self, None)
 
     def _match(self, document: Document) -> Match | None:
-        found = _evaluate(self.root, document)
+        found = _evaluator(self)(document)
         if found is None:
             return None
         return Match(tuple(dict.fromkeys(found)))

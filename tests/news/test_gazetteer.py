@@ -1,6 +1,11 @@
+import re
+
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from bot.countries import by_key
+from bot.news import gazetteer
 from bot.news.gazetteer import tag_countries
 
 
@@ -53,3 +58,18 @@ def test_every_key_is_a_known_country() -> None:
     assert len(tags) == 55
     for key in tags:
         by_key(key)
+
+
+_ACRONYM_TEXT = st.lists(st.sampled_from(["U", "S", "A", "K", "E", ".", "U.S.", "KSA", "UK", " ", "_", "é", "1", "x"]))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_ACRONYM_TEXT.map("".join))
+@example("AU.S. and U.S.A., KSA_ UK")
+@example("xUSA U.S.A.x U.A.E.")
+def test_acronyms_are_found_where_the_look_behind_finds_them(text: str) -> None:
+    """The acronyms are searched for by their first letter, and one glued to what stands before it is passed
+    over (gazetteer._acronym_starts); the definition is the regex behind a look-behind."""
+    for regex, _ in gazetteer._acronym_regex():
+        definition = re.compile(r"(?<![\w.])" + regex.pattern)
+        assert list(gazetteer._acronym_starts(regex, text)) == [hit.start() for hit in definition.finditer(text)]

@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.news import urls
@@ -224,3 +224,23 @@ def test_identity_without_link_falls_back_to_guid() -> None:
 )
 def test_outlet_name_from_feed_title(title: str, link: str | None, outlet: str | None) -> None:
     assert outlet_name(title, link) == outlet
+
+
+_GOOGLE_NEWS_SHAPES = st.builds(
+    lambda space, scheme, host, port, path, rest: f"{space}{scheme}://{host}{port}{path}{rest}{space}",
+    st.sampled_from(["", " ", "\t"]),
+    st.sampled_from(["http", "https", "HTTPS", "ftp", "hxxp"]),
+    st.sampled_from(["news.google.com", "NEWS.Google.com", "news.google.com.", "news.google.co", "xnews.google.com"]),
+    st.sampled_from(["", ":443", ":x", "@evil.com"]),
+    st.sampled_from(["/rss/articles/", "/articles/", "/__i/rss/rd/articles/", "/RSS/articles/", "/rss/art\ticles/"])
+    | st.sampled_from(["/rss/", "", "/?", "#/articles/", "/rss/articles"]),
+    st.sampled_from(["", "CBMi", "?oc=5", "x y"]),
+)
+
+
+@given(_GOOGLE_NEWS_SHAPES)
+@example("https://news.google.com/rss/articles/CBMi?oc=5")
+@settings(max_examples=2000, deadline=None)
+def test_a_google_news_link_is_known_as_parsing_knows_it(url: str) -> None:
+    """Google News's own links are known by their start (urls._GOOGLE_NEWS_LINK) without parsing them."""
+    assert urls.is_google_news_link(url) == urls._is_google_news_parsed(url)

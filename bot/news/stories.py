@@ -111,6 +111,8 @@ SIMILAR = 0.5
 _PER_STORY = 16
 NEAR_IDENTICAL = 0.75
 _STEM = 6  # "normalise", "normalize", "normalization" and "normalizing" share their first six letters
+# The highest affinity: the same link, or the same event with the same title words (1 + an overlap of at most 1).
+_HIGHEST = 2.0
 _REACTION = 0.1  # the affinity of a reaction or commentary to the story of its country's event
 
 
@@ -550,6 +552,8 @@ class Clusterer:
                 return Placement(index, False, "already in this story")
             if max(cluster.end, article.published) - min(cluster.start, article.published) > self.window:
                 continue
+            if best is not None and best[0] >= _HIGHEST:
+                continue  # no affinity is higher, and a tie keeps the first: only a link already placed may follow
             # The story's articles most alike first (most title words shared, then the latest), at most
             # _PER_STORY of them: every way to join grows with the titles' overlap, so the best match is among
             # them, and a story of hundreds of articles costs no more to join than a small one.
@@ -558,6 +562,8 @@ class Clusterer:
                 found = affinity(profile, cluster.profiles[position])
                 if found is not None and (best is None or found[0] > best[0]):
                     best = (found[0], index, found[1])
+                    if found[0] >= _HIGHEST:
+                        break
         if best is not None:
             self._attach(best[1], profile, added=True)
             return Placement(best[1], False, f"joined a story: {best[2]()}")

@@ -6,10 +6,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from bench.newsfeeds import make_feed
 from bot.news import stories
 from bot.news.events import detect_event
 from bot.news.gazetteer import tag_countries
-from bot.news.models import Article, DetectedEvent, EventKind, Story
+from bot.news.matching import TopicMatcher
+from bot.news.models import Article, DetectedEvent, EventKind, Source, Story
+from bot.news.parse import parse_feed
 from bot.news.stories import (
     Accession,
     Clusterer,
@@ -402,3 +405,53 @@ def test_event_relations_are_remembered_by_identity_and_stay_exact() -> None:
         for _ in range(2):  # the second time from memory
             for a, b in itertools.product(events + copies, repeat=2):
                 assert relation(a, b) == relation.__wrapped__(a, b), (relation.__name__, a, b)  # type: ignore[attr-defined]
+
+
+def _bench_articles(feeds: int) -> list[Article]:
+    """The relevant articles of bench/newsfeeds.py's feeds, tagged as the poll tags them, with links shared across
+    feeds now and then (the same article in two feeds)."""
+    found: list[Article] = []
+    matcher = TopicMatcher()
+    for index in range(feeds):
+        for entry in parse_feed(make_feed(index), source=Source("https://feeds.example/x", "x")).entries:
+            tagging = matcher.tag(entry.title, entry.summary)
+            if not tagging.topics:
+                continue
+            url = entry.link if len(found) % 7 else "https://shared.example/" + str(len(found) % 3)
+            at = entry.published or T0
+            found.append(
+                article(
+                    entry.title, url, "Outlet", at=at, tagged=False, countries=tagging.countries, event=tagging.event
+                )
+            )
+    return found
+
+
+def test_an_article_stops_looking_once_it_has_the_highest_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Placing stops comparing at the highest affinity (stories._HIGHEST), which nothing exceeds and a tie does not
+    replace: the placements are those of comparing with every candidate."""
+    articles = sorted(_bench_articles(40), key=lambda a: (a.published, a.url))
+    assert len(articles) > 60
+    profiles = [stories._profile(a) for a in articles]
+    for a, b in itertools.product(profiles, repeat=2):
+        found = stories.affinity(a, b)
+        assert found is None or found[0] <= stories._HIGHEST
+    placed = stories.Clusterer()
+    quick = [placed.place(a) for a in articles]
+    monkeypatch.setattr(stories, "_HIGHEST", float("inf"))
+    compared = stories.Clusterer()
+    assert [compared.place(a) for a in articles] == quick
+
+
+def test_a_link_already_placed_is_found_after_the_highest_affinity() -> None:
+    """An article at the highest affinity with one story still goes where its link already is."""
+    clusterer = stories.Clusterer()
+    first = clusterer.place(UAE_1)
+    other = clusterer.place(article("Morocco recalls its envoy from Algeria", "https://x.example/y", "AFP"))
+    assert other.new_story
+    assert other.cluster != first.cluster
+    again = article(UAE_1.title, "https://x.example/y", "Reuters", at=T0 + timedelta(hours=1))
+    highest = stories.affinity(stories._profile(again), stories._profile(UAE_1))
+    assert highest is not None
+    assert highest[0] == stories._HIGHEST
+    assert clusterer.place(again) == stories.Placement(other.cluster, False, "already in this story")

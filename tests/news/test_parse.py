@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import time
 from datetime import UTC, datetime
@@ -13,7 +14,15 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.news.models import Entry, ParsedFeed, Source
-from bot.news.parse import ABSOLUTE_LINK, SUMMARY_MAX_CHARS, clean_summary, clean_text, parse_date, parse_feed
+from bot.news.parse import (
+    ABSOLUTE_LINK,
+    SUMMARY_MAX_CHARS,
+    clean_summary,
+    clean_text,
+    parse_date,
+    parse_feed,
+    unescape,
+)
 
 FEEDS = Path(__file__).parent / "feeds"
 FEED = Source(url="https://src.example/feed", name="Configured name")
@@ -607,3 +616,24 @@ def test_a_wordpress_feeds_sections_are_lifted_and_put_back_where_read() -> None
     entry = parse_feed(body, source=CDATA_SOURCE).entries[0]
     assert entry.summary.startswith("The result leaves Paris Saint-Germain")
     assert entry.authors == ("Benjamin Netanyahu",)
+
+
+_REFERENCE_TEXT = st.lists(
+    st.sampled_from(
+        ["&#8220;", "&#8221;", "&#8217;", "&nbsp;", "&#039;", "&#8230;", "&amp;", "&", "#", ";", "amp", "lt", "x"]
+    )
+    | st.sampled_from(["nbsp", "not", "notin", "#39", "#x27", "82", "17", "a" * 31, " ", "’", "é", "<", "\n"]),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_REFERENCE_TEXT)
+@example("&amp&#8217;abc;")
+@example("&amp;lt;")  # were "&amp;" read first, "&lt;" would be read again
+@example("&lt&nbsp;x")
+@example("&" + "a" * 31 + "&#8220;")
+def test_the_common_references_read_first_give_what_html_unescape_gives(text: str) -> None:
+    """WordPress's references are replaced before html.unescape reads the rest (parse.unescape): whatever stands
+    around them, the text is what html.unescape makes of it."""
+    assert unescape(text) == html.unescape(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 from hypothesis import example, given, settings
@@ -244,3 +244,12 @@ _GOOGLE_NEWS_SHAPES = st.builds(
 def test_a_google_news_link_is_known_as_parsing_knows_it(url: str) -> None:
     """Google News's own links are known by their start (urls._GOOGLE_NEWS_LINK) without parsing them."""
     assert urls.is_google_news_link(url) == urls._is_google_news_parsed(url)
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)) | st.sampled_from(list("/%:@!$&'()*+,;=~_.-é–"))))
+@example("/news/2025/11/06/what’s-behind-the-protests-in-łódź")
+@example("/a b/\U0001f600/%zz/\x7f")
+@settings(max_examples=2000, deadline=None)
+def test_a_path_is_escaped_as_quote_escapes_it(path: str) -> None:
+    """The fast path escapes a link's path by runs (urls._escaped), as urllib's quote does byte by byte."""
+    assert urls._PATH_UNSAFE.sub(urls._escaped, path) == quote(path, safe=urls._PATH_SAFE)

@@ -237,9 +237,9 @@ def _compile(root: Node) -> Evaluator:
     of its words is there.
 
     Why: the built-in topic, about four hundred terms, is tried in full on every article that may match it; walking
-    its tree asked each node's type and called the document for each term and each prefix: 0.08 ms an article,
-    a third of `tag`'s time on bench/newsfeeds.py's articles (0.05 ms compiled). The code holds only names of our
-    own: the words, phrases and terms as written are constants it names."""
+    its tree asked each node's type and called the document for each term and each prefix: 0.11 ms an article,
+    a third of `tag`'s time on bench/newsfeeds.py's articles that may match (0.04 ms compiled). The code holds only
+    names of our own: the words, phrases and terms as written are constants it names."""
     constants: dict[str, object] = {}
     functions: list[str] = []
     prefixes: dict[str, int] = {}
@@ -299,7 +299,7 @@ def _compile(root: Node) -> Evaluator:
     else:
         function(root)
     namespace: dict[str, Any] = {"__builtins__": {}, **constants}
-    exec("\n".join(functions), namespace)
+    exec("\n".join(functions), namespace)  # code of our own: names and numbers, never a user's text
     top = namespace["n0"]
     if not prefixes:
         return lambda document: top(document.positions, (), document)

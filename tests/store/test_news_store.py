@@ -227,3 +227,44 @@ async def test_seen_keys_that_share_a_time_have_it_converted_once(
     async with engine.connect() as connection:
         rows = {row.identity: row.first_seen for row in await connection.execute(select(schema.seen_articles))}
     assert rows == {f"id:{i}": T0 if i % 2 else later for i in range(2000)}
+
+
+async def test_the_articles_a_poll_wrote_are_kept_as_they_are_read_back(engine: AsyncEngine) -> None:
+    """The views' refresh takes the articles a write just stored as `news._as_read` makes them, not read back: each
+    is what reading its row gives (times in another zone, an outlet cut to its column, no event, empty lists)."""
+    store = NewsStore(engine)
+    plus_three = timezone(timedelta(hours=3))
+    items = [
+        art("https://x.example/1", "Israel and UAE sign", T0),
+        art("https://x.example/2", "Israel, UAE sign", T0.astimezone(plus_three) + MICRO, outlet="O" * 250),
+        Article(
+            url="https://x.example/3",
+            title="UAE–Israel: “ties” ’s",
+            summary="",
+            outlet="Le Monde",
+            published=T0 + timedelta(hours=1),
+            first_seen=(T0 + timedelta(hours=2)).astimezone(plus_three),
+            source_url="https://feeds.example/rss",
+            countries=(),
+            event=None,
+            topics=(),
+            matched_terms=(),
+        ),
+    ]
+    clusterer = Clusterer()
+    for item in items:
+        clusterer.place(item)
+    await store.save_poll(
+        seen={item.url: item.first_seen for item in items},
+        drafts=clusterer.drafts(T0),
+        identities={item.url: item.url for item in items},
+    )
+    async with engine.connect() as connection:
+        ids = [row.id for row in await connection.execute(select(schema.articles.c.id))]
+        stored = await news.articles_by_id(connection, ids)
+    assert len(ids) == 3
+    for article_id in ids:
+        kept = store.read_articles.get(article_id)
+        assert kept == stored[article_id]
+        assert kept is not None
+        assert (kept.published.tzinfo, kept.first_seen.tzinfo) == (UTC, UTC)

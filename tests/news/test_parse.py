@@ -13,12 +13,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from bot.news import parse as parse_module
 from bot.news.models import Entry, ParsedFeed, Source
 from bot.news.parse import (
     ABSOLUTE_LINK,
     SUMMARY_MAX_CHARS,
     clean_summary,
     clean_text,
+    has_controls,
     parse_date,
     parse_feed,
     unescape,
@@ -637,3 +639,16 @@ def test_the_common_references_read_first_give_what_html_unescape_gives(text: st
     """WordPress's references are replaced before html.unescape reads the rest (parse.unescape): whatever stands
     around them, the text is what html.unescape makes of it."""
     assert unescape(text) == html.unescape(text)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.text(
+        alphabet=st.characters(codec=None) | st.sampled_from(["\x00", "\t", "\n", "\x7f", "\x85", "\xa0", "\ud800"])
+    )
+)
+@example("")
+@example("a\u2028b")
+def test_controls_are_found_where_the_search_finds_them(text: str) -> None:
+    """A printable text is known to hold no control (parse.has_controls) without the search that defines it."""
+    assert has_controls(text) == (parse_module._CONTROLS.search(text) is not None)

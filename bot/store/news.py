@@ -59,9 +59,22 @@ def article_from_row(row: Row[Any]) -> Article:
         source_url=row.source_url,
         countries=_keys(row.countries),
         event=_event(row.event_kind, row.event_countries),
-        topics=tuple(json.loads(row.topics)),
-        matched_terms=tuple(json.loads(row.matched_terms)),
+        topics=_strings(row.topics),
+        matched_terms=_strings(row.matched_terms),
     )
+
+
+# The JSON lists of an article's topics and matched terms, both ways. Cached: a poll's articles share a few (most
+# match the built-in topic by a few of its terms), and encoding and decoding each was a twentieth of a first poll's
+# writes.
+@functools.lru_cache(maxsize=4096)
+def _strings(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_list(strings: tuple[str, ...]) -> str:
+    return json.dumps(list(strings))
 
 
 def story_from_row(
@@ -83,7 +96,7 @@ def story_from_row(
         published=row.published,
         countries=_keys(row.countries),
         event=_event(row.event_kind, row.event_countries),
-        topics=tuple(json.loads(row.topics)),
+        topics=_strings(row.topics),
         score=row.score,
         articles=articles,
         own_only=own_only,
@@ -624,8 +637,8 @@ def _as_read(values: Mapping[str, Any]) -> Article:
         source_url=values["source_url"],
         countries=_keys(values["countries"]),
         event=_event(values["event_kind"], values["event_countries"]),
-        topics=tuple(json.loads(values["topics"])),
-        matched_terms=tuple(json.loads(values["matched_terms"])),
+        topics=_strings(values["topics"]),
+        matched_terms=_strings(values["matched_terms"]),
     )
 
 
@@ -717,8 +730,8 @@ def _article_values(article: Article, identity: str, story_id: int) -> dict[str,
         "countries": " ".join(article.countries),
         "event_kind": article.event.kind.value if article.event else None,
         "event_countries": " ".join(article.event.countries) if article.event else "",
-        "topics": json.dumps(list(article.topics)),
-        "matched_terms": json.dumps(list(article.matched_terms)),
+        "topics": _json_list(tuple(article.topics)),
+        "matched_terms": _json_list(tuple(article.matched_terms)),
         "story_id": story_id,
     }
 

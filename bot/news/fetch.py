@@ -10,7 +10,6 @@ that are not the operator's go through the guarded session (`bot.news.netguard`)
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import mimetypes
 import random
 import ssl
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import aiohttp
+import xxhash
 from aiohttp.abc import AbstractResolver
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -76,6 +76,15 @@ def make_session(
 def is_local(url: str) -> bool:
     """A local file: a file:// URL or a plain path (only the operator's sources may be)."""
     return urlsplit(url).scheme.lower() in {"", "file"}
+
+
+def body_digest(body: bytes) -> str:
+    """What tells a body from the last one read of its feed (`SourceState.body_hash`): XXH3's 128 bits, which no
+    edit of a feed meets by chance. Why not SHA-256: nothing here is a secret nor an adversary's forgery to resist
+    (a feed's owner can change it at will anyway), and hashing the bodies of a poll of 500 feeds (50 MB) took 4%
+    of the loop's work with SHA-256 against a tenth of that (10 GB/s). A hash stored by an earlier version differs:
+    that body is read once more."""
+    return xxhash.xxh3_128_hexdigest(body)
 
 
 def _megabytes(size: int) -> str:
@@ -230,7 +239,7 @@ class Fetcher:
             except _TooLarge:
                 error = f"body larger than {_megabytes(self._max_body)}"
                 return self._failed(source, state, started, error, http_status=status, final_url=final_url)
-            digest = hashlib.sha256(body).hexdigest()
+            digest = body_digest(body)
             if digest == state.body_hash:
                 return self._unchanged(source, state, started, response.headers, status, final_url)
             new_state = self._success_state(source, state, started, response.headers, status, digest)
@@ -269,7 +278,7 @@ class Fetcher:
             return self._failed(source, state, started, f"no such file: {path}")
         except OSError as exc:
             return self._failed(source, state, started, f"cannot read {path}: {exc.strerror or exc}")
-        digest = hashlib.sha256(body).hexdigest()
+        digest = body_digest(body)
         no_headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
         if digest == state.body_hash:
             return self._unchanged(source, state, started, no_headers, None, source.url)

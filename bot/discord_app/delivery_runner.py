@@ -201,7 +201,10 @@ class DeliveryRunner:
         # Claims a crash left: all of them when no other process shares the database, else those of this process's
         # previous run (the others' end with their lease).
         await self.delivery.store.release_claims(None if self._sole else self.owner)
-        for subscription in await self.delivery.all_active_subscriptions():
+        subscriptions = await self.delivery.all_active_subscriptions()
+        if self._stopping:
+            return  # the bot closed meanwhile (its stop found no dispatcher): nothing is to start now
+        for subscription in subscriptions:
             if self._owns is None or self._owns(subscription.guild_id):
                 self.schedule(subscription)
         if self._task is None:
@@ -216,10 +219,10 @@ class DeliveryRunner:
     async def stop(self, grace: float = 5.0) -> None:
         """Stop the dispatcher: the sends under way may finish within `grace` seconds, then they are cut (a send in
         flight is recorded as tried: the next start checks whether Discord posted it)."""
+        self._stopping = True  # also for a start under way (`start`): it starts no dispatcher now
         task, self._task = self._task, None
         if task is None:
             return
-        self._stopping = True
         self._wake.set()
         deadline = asyncio.get_running_loop().time() + grace
         with contextlib.suppress(TimeoutError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -43,3 +44,33 @@ async def test_a_channel_that_sends_for_longer_than_a_lease_keeps_its_claims(
     assert others == []  # nothing was taken from under it
     assert await delivery.pending() == []
     assert clock.now - claimed_at > LEASE  # it did outlast the first lease
+
+
+async def test_a_stop_while_it_starts_leaves_no_dispatcher_running(clock: Clock) -> None:
+    """The bot can close while its first `on_ready` is still starting the runner (a test, or a stop signal, right
+    after login). The stop found no dispatcher yet and returned; the start then made one, which nothing stopped:
+    it went on reading the database after the engine was disposed, its connection opened on a closed loop."""
+    released = asyncio.Event()
+
+    async def release_claims(owner: str | None) -> None:
+        await released.wait()  # the start is here when the stop comes
+
+    async def all_active_subscriptions() -> list[Any]:
+        return []
+
+    delivery = cast(
+        Delivery,
+        SimpleNamespace(
+            store=SimpleNamespace(release_claims=release_claims), all_active_subscriptions=all_active_subscriptions
+        ),
+    )
+    never = asyncio.Event()
+    bot = cast(Any, SimpleNamespace(services=SimpleNamespace(metrics=Metrics()), wait_until_ready=never.wait))
+    runner = DeliveryRunner(bot, delivery, cast(Scheduler, None), clock, owner="me")
+    starting = asyncio.create_task(runner.start())
+    await asyncio.sleep(0)
+    await runner.stop()
+    released.set()
+    await starting
+    assert runner._task is None
+    assert not [task for task in asyncio.all_tasks() if task.get_name() == "delivery-dispatcher"]

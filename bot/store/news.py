@@ -65,8 +65,8 @@ def article_from_row(row: Row[Any]) -> Article:
 
 
 # The JSON lists of an article's topics and matched terms, both ways. Cached: a poll's articles share a few (most
-# match the built-in topic by a few of its terms), and encoding and decoding each was a twentieth of a first poll's
-# writes.
+# match the built-in topic by a few of its terms), and encoding and decoding each was about a fifteenth of a
+# first poll's writes.
 @functools.lru_cache(maxsize=4096)
 def _strings(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text))
@@ -610,7 +610,8 @@ async def _insert_new(connection: AsyncConnection, table: Table, rows: Sequence[
 
 async def _insert_articles(connection: AsyncConnection, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     """`_insert_new` of articles, and the id of each row this wrote, by identity (an article already stored is
-    not written again, nor returned)."""
+    not written again, nor returned). With RETURNING, SQLAlchemy sends the rows as multi-row VALUES: for a batch's
+    few hundred articles, as fast as an executemany (1,017 articles: 19-29 ms of the loop's time either way)."""
     a = schema.articles
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(a).on_conflict_do_nothing(index_elements=["identity"]).returning(a.c.id, a.c.identity)

@@ -175,8 +175,7 @@ def unescape(text: str) -> str:
     if "&" not in text:
         return text
     for reference, character in _COMMON_REFERENCES:
-        if reference in text:
-            text = text.replace(reference, character)
+        text = text.replace(reference, character)  # the text itself, not a copy, when it holds none
     return html.unescape(text)
 
 

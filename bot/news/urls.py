@@ -100,7 +100,7 @@ _PLAIN_URL = re.compile(
 )
 _UNRESERVED_PATH = re.compile(r"[A-Za-z0-9._~/-]*")
 # What `quote(path, safe=_PATH_SAFE)` escapes: every character but ASCII letters, digits, "_.-~" and the safe ones.
-_PATH_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-~/%:@!$&'()*+,;=]+")
+_PATH_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-~" + re.escape(_PATH_SAFE) + "]+")
 
 
 def _escaped(run: re.Match[str]) -> str:
@@ -201,7 +201,7 @@ def _looks_like_outlet(name: str) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _fold(text: str) -> str:
-    """Cached: what it folds is an outlet's name, the same for every item of a feed."""
+    """Cached: what it folds is an outlet's name and a title's last part, which is that name in most items."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
@@ -244,7 +244,9 @@ def normalise_title(title: str) -> str:
 
 
 # A Google News link as feeds write it: parsing it, for its host and path, was half of its identity's time.
-_GOOGLE_NEWS_LINK = re.compile(r"(?i:https?://news\.google\.com)/(?:rss/articles/|articles/|__i/rss/rd/articles/)")
+_GOOGLE_NEWS_LINK = re.compile(
+    r"(?i:https?://news\.google\.com)(?:" + "|".join(map(re.escape, _GOOGLE_NEWS_PATHS)) + ")"
+)
 
 
 def is_google_news_link(url: str) -> bool:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -49,18 +49,23 @@ def _event(kind: str | None, countries: str) -> DetectedEvent | None:
 
 def article_from_row(row: Row[Any]) -> Article:
     """An `articles` row as the Article it stores."""
+    return _article(row._mapping)
+
+
+def _article(columns: Mapping[Any, Any]) -> Article:
+    """The Article of an `articles` row's columns, its times already aware UTC (as `UtcDateTime` reads them)."""
     return Article(
-        url=row.url,
-        title=row.title,
-        summary=row.summary,
-        outlet=row.outlet,
-        published=row.published,
-        first_seen=row.first_seen,
-        source_url=row.source_url,
-        countries=_keys(row.countries),
-        event=_event(row.event_kind, row.event_countries),
-        topics=_strings(row.topics),
-        matched_terms=_strings(row.matched_terms),
+        url=columns["url"],
+        title=columns["title"],
+        summary=columns["summary"],
+        outlet=columns["outlet"],
+        published=columns["published"],
+        first_seen=columns["first_seen"],
+        source_url=columns["source_url"],
+        countries=_keys(columns["countries"]),
+        event=_event(columns["event_kind"], columns["event_countries"]),
+        topics=_strings(columns["topics"]),
+        matched_terms=_strings(columns["matched_terms"]),
     )
 
 
@@ -426,7 +431,9 @@ class NewsStore:
                 touched.add(story_id)
                 story = _story(story_id, draft)
                 (new if draft.story_id is None else updated).append(story)
-            written = await _insert_articles(connection, article_rows)
+            a = schema.articles
+            returned = await _insert_new(connection, a, article_rows, "identity", returning=(a.c.id, a.c.identity))
+            written = {row.identity: row.id for row in returned}
             # what this transaction wrote is known as it would be read back: the views' refresh need not read it
             read.update(
                 (written[values["identity"]], _as_read(values))
@@ -593,53 +600,43 @@ def _now_from(drafts: Sequence[StoryDraft]) -> datetime:
     return max((a.first_seen for d in drafts for a in d.added), default=datetime(1970, 1, 1, tzinfo=UTC))
 
 
-async def _insert_new(connection: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], key: str) -> None:
-    """INSERT .. ON CONFLICT (key) DO NOTHING, in the connection's dialect, as executemany calls of up to
-    `_WRITE_CHUNK` rows (binding parameters is Python work on the event loop: the loop runs between chunks).
+async def _insert_new(
+    connection: AsyncConnection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    key: str,
+    returning: Sequence[ColumnElement[Any]] = (),
+) -> list[Row[Any]]:
+    """INSERT .. ON CONFLICT (key) DO NOTHING, in the connection's dialect, in calls of up to `_WRITE_CHUNK` rows
+    (binding parameters is Python work on the event loop: the loop runs between chunks); with `returning`, those
+    columns of each row it wrote (a row already stored is neither written nor returned).
 
-    An executemany is four times faster here than a multi-row VALUES, which SQLAlchemy compiles anew per size.
-    """
+    Without `returning`, an executemany: four times faster here than a multi-row VALUES, which SQLAlchemy compiles
+    anew per size. With it, SQLAlchemy sends multi-row VALUES: for a batch's few hundred articles, as fast as an
+    executemany (1,017 articles: 19-29 ms of the loop's time either way)."""
     if not rows:
-        return
+        return []
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).on_conflict_do_nothing(index_elements=[key])
+    if returning:
+        statement = statement.returning(*returning)
+    written: list[Row[Any]] = []
     for chunk in _chunks(rows, _WRITE_CHUNK):
-        await connection.execute(statement, list(chunk))
-        await asyncio.sleep(0)
-
-
-async def _insert_articles(connection: AsyncConnection, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """`_insert_new` of articles, and the id of each row this wrote, by identity (an article already stored is
-    not written again, nor returned). With RETURNING, SQLAlchemy sends the rows as multi-row VALUES: for a batch's
-    few hundred articles, as fast as an executemany (1,017 articles: 19-29 ms of the loop's time either way)."""
-    a = schema.articles
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(a).on_conflict_do_nothing(index_elements=["identity"]).returning(a.c.id, a.c.identity)
-    written: dict[str, int] = {}
-    for chunk in _chunks(rows, _WRITE_CHUNK):
-        for row in await connection.execute(statement, list(chunk)):
-            written[row.identity] = row.id
+        result = await connection.execute(statement, list(chunk))
+        if returning:
+            written.extend(result)
         await asyncio.sleep(0)
     return written
 
 
 def _as_read(values: Mapping[str, Any]) -> Article:
-    """The article that `article_from_row` reads from the row these values (`_article_values`) write.
+    """The article that `article_from_row` reads from the row these values (`_article_values`) write: the same
+    columns, the times as `UtcDateTime` gives them back.
 
     Why: the views of a story are rebuilt from all its articles right after its new ones are written; reading
     those back (a query, then decoding each row) was a tenth of the loop's work in a first poll of 500 feeds."""
-    return Article(
-        url=values["url"],
-        title=values["title"],
-        summary=values["summary"],
-        outlet=values["outlet"],
-        published=values["published"].astimezone(UTC),
-        first_seen=values["first_seen"].astimezone(UTC),
-        source_url=values["source_url"],
-        countries=_keys(values["countries"]),
-        event=_event(values["event_kind"], values["event_countries"]),
-        topics=_strings(values["topics"]),
-        matched_terms=_strings(values["matched_terms"]),
+    return _article(
+        {**values, "published": values["published"].astimezone(UTC), "first_seen": values["first_seen"].astimezone(UTC)}
     )
 
 

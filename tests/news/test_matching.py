@@ -239,6 +239,32 @@ def test_ordinary_news_with_the_topics_words_is_turned_away_before_indexing() ->
     assert matcher.candidates("Kazakhstan to join Abraham Accords", "") == ("accords",)
 
 
+class _Counted:
+    """An automaton that counts the texts it is asked to search."""
+
+    def __init__(self, automaton: object) -> None:
+        self.automaton = automaton
+        self.searched = 0
+
+    def find_matches_as_indexes(self, text: str, overlapping: bool) -> list[tuple[int, int, int]]:
+        self.searched += 1
+        return self.automaton.find_matches_as_indexes(text, overlapping=overlapping)  # type: ignore[attr-defined]
+
+
+def test_an_article_without_any_querys_anchor_is_not_searched_for_the_other_terms() -> None:
+    """The anchors ("Israel", "normali*", "Abraham"...) are looked for first, alone: ordinary news that uses the
+    topics' other words ("ties", "official", "agreement") costs one search of a small automaton."""
+    matcher = TopicMatcher(_server_topics(2))
+    prefilter = matcher._prefilter
+    counted = _Counted(prefilter._automaton)
+    prefilter._automaton = counted  # type: ignore[assignment]
+    ordinary = ("Officials sign trade agreement, first in years", "The pact between the parties ties in the Gulf.")
+    assert matcher.candidates(*ordinary) == ()
+    assert counted.searched == 0
+    assert matcher.candidates("Kazakhstan to join Abraham Accords", "")[0] == "accords"
+    assert counted.searched == 1
+
+
 def test_on_realistic_feeds_only_what_may_match_is_indexed() -> None:
     """The former prefilter (one anchor word each: "agreement", "middle", "Israel"...) sent 51% of these items to
     a word index; this one sends those that match, and a few more (the built-in topic binds words within a phrase,

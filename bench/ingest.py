@@ -143,13 +143,11 @@ async def first_poll(
     from bot.store.database import create_engine, migrate
     from bot.store.news import NewsStore
 
-    # As the bot starts (bot.app): the workers start while the rest opens (there, while it logs in to Discord), and
-    # its first poll comes after; so "poll" starts with the workers up, and "process" counts their start.
+    # As the bot starts (bot.app): the workers start, and learn the topics of the first poll, while the rest opens
+    # (there, while it logs in to Discord), and its first poll comes after; so "poll" starts with the workers up and
+    # ready to match, and "process" counts their start.
     work = ProcessWork(workers=WORKERS)
-    warming = asyncio.create_task(work.warm_up())
-    load_knowledge()  # as the bot reads it at start
     engine = create_engine(f"sqlite:///{database}")
-    await migrate(engine)
     topics: list[Topic] = []
     if servers:
         from bench.newsfeeds import server_topics
@@ -169,6 +167,9 @@ async def first_poll(
         topic_provider=provider,
         work=work,
     )
+    warming = asyncio.create_task(service.warm_up())
+    load_knowledge()  # as the bot reads it at start
+    await migrate(engine)
     figures: dict[str, Any] = {"rss_before": rss_mb()}
     try:
         await warming

@@ -159,9 +159,9 @@ class Core:
         return []
 
 
-async def _warm_up(work: ProcessWork) -> None:
+async def _warm_up(news: NewsService) -> None:
     try:
-        await work.warm_up()
+        await news.warm_up()
     except Exception:  # the first poll starts them again, and says why if it cannot
         log.warning("the feed workers could not be started ahead of the first poll", exc_info=True)
 
@@ -244,7 +244,7 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
         )
         settle_heap()
         # The workers start (spawn, imports: a few tenths of a second) while the bot logs in, not in the first poll.
-        warming = asyncio.create_task(_warm_up(work), name="warm-up-workers") if isinstance(work, ProcessWork) else None
+        warming = asyncio.create_task(_warm_up(news), name="warm-up-workers") if isinstance(work, ProcessWork) else None
         answering = (
             asyncio.create_task(_warm_up_answers(delivery), name="warm-up-answers")
             if role in ("all", "gateway")

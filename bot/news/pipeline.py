@@ -183,7 +183,8 @@ class Poller:
         self._write_lock = asyncio.Lock()
         self._clustering = _Clustering(window)
 
-    async def _topics(self) -> TopicSet:
+    async def topics(self) -> TopicSet:
+        """The topics a poll starting now matches: the built-in one, the fixed ones, then the provider's."""
         provided = await self._provider() if self._provider is not None else ()
         chosen: dict[str, Topic] = {}
         for topic in ((default_topic(),) if self._include_default else ()) + (*self._fixed, *provided):
@@ -201,7 +202,7 @@ class Poller:
         self, sources: Sequence[Source], *, since: datetime | None, force: bool, explain: bool
     ) -> PollReport:
         started = time.perf_counter()
-        topics = await self._topics()
+        topics = await self.topics()
         now = self._clock()
         stages = _Stages()
         # The operator's copy of a URL wins: what it carries is everyone's, and it is fetched without the guard.

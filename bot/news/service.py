@@ -71,6 +71,11 @@ class NewsService:
         """Call `listener` each time a poll has written news (while the poll goes on)."""
         self._listeners.append(listener)
 
+    async def warm_up(self) -> None:
+        """Start the workers that parse and match, with the topics of the next poll: called while the bot logs in,
+        so that its first poll neither starts processes nor builds matchers."""
+        await self.work.warm_up(await self.poller.topics())
+
     async def _saved(self, saved: SavedPoll) -> None:
         for listener in self._listeners:
             listener(saved)

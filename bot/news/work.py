@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from bot.news.jobs import (
+    SAMPLE_ARTICLE,
     Matchers,
     NeedTopics,
     ParsedBody,
@@ -75,6 +76,8 @@ class FeedWork(Protocol):
         self, body: bytes, source: Source, content_type: str | None, topics: TopicSet, *, lean: bool
     ) -> ParsedBody: ...
 
+    async def warm_up(self, topics: TopicSet | None = None) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -91,6 +94,13 @@ class InlineWork:
         matcher = self._matchers.get(topics.key, topics.payload())
         assert matcher is not None
         return parse_and_tag_body(body, source, content_type, matcher, lean=lean, parse=self._parse)
+
+    async def warm_up(self, topics: TopicSet | None = None) -> None:
+        """Build the matcher of `topics` and match once with it, as a worker does (`ProcessWork.warm_up`)."""
+        if topics is not None:
+            matcher = self._matchers.get(topics.key, topics.payload())
+            assert matcher is not None
+            matcher.tag(*SAMPLE_ARTICLE)
 
     async def close(self) -> None:
         return None
@@ -211,12 +221,14 @@ class ProcessWork:
         except NeedTopics:
             return await self._run(parse_and_tag_batch_job, feeds, topics.key, topics.payload(), lean)
 
-    async def warm_up(self) -> None:
+    async def warm_up(self, topics: TopicSet | None = None) -> None:
         """Start the workers now (imports take a moment), so that the first poll does not wait for them; returns
-        when each has answered (a worker that is up may take another's job: the jobs go round until all have)."""
+        when each has answered (a worker that is up may take another's job: the jobs go round until all have).
+        With `topics`, each worker also builds their matcher and matches once (`ready_job`)."""
+        learn = (topics.key, topics.payload()) if topics is not None else ()
         answered: set[int] = set()
         for _ in range(100):
-            answered.update(await asyncio.gather(*(self._run(ready_job) for _ in range(self._workers))))
+            answered.update(await asyncio.gather(*(self._run(ready_job, *learn) for _ in range(self._workers))))
             if len(answered) >= self._workers and answered >= set(self.pids()):
                 return
 

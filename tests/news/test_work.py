@@ -164,6 +164,68 @@ async def test_feeds_that_wait_for_a_worker_go_to_it_in_batches_with_the_same_re
         assert answer.feed.entries == inline.feed.entries
 
 
+async def test_workers_warmed_with_the_topics_match_the_first_feeds_without_asking_for_them() -> None:
+    """The bot warms its workers with the next poll's topics while it logs in (bot.news.service.NewsService.warm_up):
+    each builds its matcher then, so the first poll's jobs carry no topics and none comes back asking for them."""
+    work = ProcessWork(workers=2)
+    sent: list[object] = []
+    run = work._run
+
+    async def recorded(function: Any, *args: Any) -> Any:
+        if args and isinstance(args[0], list):  # a batch job: (feeds, key, payload, lean)
+            sent.append(args[2])
+        return await run(function, *args)
+
+    work._run = recorded  # type: ignore[method-assign]
+    try:
+        await work.warm_up(TOPICS)
+        assert len(work.pids()) == 2
+        answers = await asyncio.gather(*(work.parse_and_tag(BODY, SOURCE, None, TOPICS, lean=True) for _ in range(6)))
+    finally:
+        await work.close()
+    assert sent
+    assert all(payload is None for payload in sent)
+    assert all(answer.taggings[0] is not None for answer in answers)
+
+
+async def test_the_service_warms_its_work_with_the_topics_of_its_next_poll(engine: Any) -> None:
+    from datetime import UTC, datetime
+
+    from bot.news.matching import Topic
+    from bot.news.service import NewsService
+    from bot.news.topics import parse_query
+    from bot.news.work import InlineWork
+    from bot.store.news import NewsStore
+
+    own = Topic("ours", parse_query("Kazakhstan AND accords"))
+
+    async def provider() -> list[Topic]:
+        return [own]
+
+    warmed: list[TopicSet | None] = []
+
+    class Recording(InlineWork):
+        async def warm_up(self, topics: TopicSet | None = None) -> None:
+            warmed.append(topics)
+            await super().warm_up(topics)
+
+    news = NewsService(
+        NewsStore(engine),
+        (),
+        lambda: datetime.now(UTC),
+        default_interval=600,
+        topic_provider=provider,
+        work=Recording(),
+    )
+    try:
+        await news.warm_up()
+    finally:
+        await news.close()
+    assert warmed == [await news.poller.topics()]
+    assert warmed[0] is not None
+    assert [topic.name for topic in warmed[0].topics] == [default_topic().name, "ours"]
+
+
 def test_a_parser_bug_completing_a_matched_entry_is_the_feeds_error() -> None:
     matcher = Matchers().get(TOPICS.key, TOPICS.payload())
     assert matcher is not None

@@ -67,6 +67,14 @@ class TopicSet:
 ParseFeed = Callable[..., Draft]
 
 
+# An article of the kind the built-in topic is about, tagged by a worker while the bot logs in (`Matchers.warm`).
+SAMPLE_ARTICLE = (
+    "Israel and Saudi Arabia to sign normalization agreement, Netanyahu says",
+    "The United States said talks on establishing diplomatic relations were in their final stage, and the Abraham "
+    "Accords’ members welcomed the step.",
+)
+
+
 class Matchers:
     """A worker's matchers by topic-set key; a few are kept, as topics change rarely."""
 
@@ -85,6 +93,14 @@ class Matchers:
         if matcher is not None:
             self._by_key.move_to_end(key)
         return matcher
+
+    def warm(self, key: str, payload: tuple[tuple[str, str], ...]) -> None:
+        """Build the matcher of these topics ahead of a poll, and tag `SAMPLE_ARTICLE` with it: matching builds what
+        it needs on first use (a query's compiled code, the gazetteer's patterns, the event rules), about 40 ms of a
+        worker's CPU that the first poll paid (bench/ingest.py's feeds)."""
+        matcher = self.get(key, payload)
+        assert matcher is not None  # built from the payload
+        matcher.tag(*SAMPLE_ARTICLE)
 
 
 def parse_and_tag_body(
@@ -156,24 +172,12 @@ def _exit_with(bot: int) -> None:
     os._exit(0)
 
 
-# An article of the kind the built-in topic is about, tagged once by a worker before its first poll: matching builds
-# what it needs on first use (a query's compiled code, the gazetteer's patterns, the event rules), about 40 ms of a
-# worker's CPU that the first poll paid (bench/ingest.py's feeds), now paid while the bot logs in.
-SAMPLE_ARTICLE = (
-    "Israel and Saudi Arabia to sign normalization agreement, Netanyahu says",
-    "The United States said talks on establishing diplomatic relations were in their final stage, and the Abraham "
-    "Accords’ members welcomed the step.",
-)
-
-
 def ready_job(key: str | None = None, payload: tuple[tuple[str, str], ...] | None = None) -> int:
     """A worker's answer that it is up (bot.news.work.ProcessWork.warm_up); given a topic set, the worker also
     builds its matcher and tags `SAMPLE_ARTICLE` with it, so that the first poll finds them ready."""
     started = time.monotonic()
     if key is not None and payload is not None:
-        matcher = _worker_matchers.get(key, payload)
-        assert matcher is not None
-        matcher.tag(*SAMPLE_ARTICLE)
+        _worker_matchers.warm(key, payload)
     # long enough for the job to go to a worker that is free, not one that has just answered
     time.sleep(max(0.0, 0.02 - (time.monotonic() - started)))
     return os.getpid()

@@ -215,15 +215,6 @@ class _Prefilter:
         ids = {text: index for index, text in enumerate(texts)}
         self._count = len(texts)
         self._automaton = AhoCorasick(texts) if texts else None
-        # The anchors alone, looked for first: an article holding none (two in three of bench/newsfeeds.py's) can
-        # match no query, and this smaller automaton finds a seventh of the hits the whole one finds in it (most
-        # are the words that only a query's other terms need: "official", "ties", "first"). None when a query
-        # has no anchor (it must be checked every time) or every atom is an anchor.
-        self._anchors = (
-            AhoCorasick(sorted(needed))
-            if needed and len(needed) < len(texts) and all(found is not None for found in found_anchors)
-            else None
-        )
 
         def key(atom: Atom) -> int | None:
             index = ids.get(atom.text)
@@ -238,6 +229,13 @@ class _Prefilter:
                 self._always.append(number)
             for text in found or ():
                 self._by_anchor.setdefault(ids[text], []).append(number)
+        # The anchors alone, looked for first: an article holding none (two in three of bench/newsfeeds.py's) can
+        # match no query, and this smaller automaton finds a seventh of the hits the whole one finds in it (most
+        # are the words that only a query's other terms need: "official", "ties", "first"). None when a query
+        # has no anchor (it must be checked every time) or every atom is an anchor.
+        self._anchors = (
+            AhoCorasick(sorted(needed)) if needed and len(needed) < len(texts) and not self._always else None
+        )
 
     def _holds_an_anchor(self, folded: str) -> bool:
         """Whether an anchor starts where a word can start in `folded` (as `present` counts a hit), or there is

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from bot.news.jobs import (
-    SAMPLE_ARTICLE,
     Matchers,
     NeedTopics,
     ParsedBody,
@@ -98,9 +97,7 @@ class InlineWork:
     async def warm_up(self, topics: TopicSet | None = None) -> None:
         """Build the matcher of `topics` and match once with it, as a worker does (`ProcessWork.warm_up`)."""
         if topics is not None:
-            matcher = self._matchers.get(topics.key, topics.payload())
-            assert matcher is not None
-            matcher.tag(*SAMPLE_ARTICLE)
+            self._matchers.warm(topics.key, topics.payload())
 
     async def close(self) -> None:
         return None

@@ -4,6 +4,7 @@
     python3 dev.py run      create .venv, install requirements.txt, run the bot (python -m bot)
     python3 dev.py test     create .venv, install requirements-dev.txt, run ruff, mypy and pytest
     python3 dev.py emulator run the local Discord API emulator (see README, "Try it without Discord")
+    python3 dev.py compile  compile the feed reader with mypyc (bot/native.py; needs a C compiler)
 
 Standard library only, so that it works before anything is installed. Extra arguments go to the bot or pytest.
 """
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -21,6 +24,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+FAILED_BUILD = ROOT / "build" / "native-failed"  # the digest of sources the feed reader failed to compile from
 
 
 def _requirements_digest(files: list[Path]) -> str:
@@ -71,7 +75,43 @@ def hand_over(command: list[str]) -> int:
 
 def run(args: list[str]) -> int:
     ensure_venv("requirements.txt")
+    if os.environ.get("ACCORD_NATIVE", "auto").strip().lower() != "off" and _has_compiler():
+        _compile_if_stale()
     return hand_over([str(PYTHON), "-m", "bot", *args])
+
+
+def _has_compiler() -> bool:
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    return shutil.which(compiler) is not None
+
+
+def _compile_if_stale() -> None:
+    """Build the compiled feed reader when there is none for these sources (bot/native.py). A build that fails is
+    said once for these sources (`FAILED_BUILD`), not tried at every start; the bot runs its Python sources."""
+    asked = subprocess.run(
+        [str(PYTHON), "-c", "from bot.native import digest, state; print(state() == 'compiled', digest())"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if asked.returncode != 0:
+        return  # the bot says what is wrong (an ACCORD_NATIVE it does not know) as it starts
+    compiled, digest = asked.stdout.split()
+    if compiled == "True" or (FAILED_BUILD.exists() and FAILED_BUILD.read_text() == digest):
+        return
+    print("Compiling the feed reader with mypyc, once for these sources (ACCORD_NATIVE=off skips it) ...", flush=True)
+    if compile_native([]) != 0:
+        FAILED_BUILD.parent.mkdir(exist_ok=True)
+        FAILED_BUILD.write_text(digest)
+        print(f"Not tried again for these sources: python3 dev.py compile to retry ({FAILED_BUILD}).", flush=True)
+
+
+def compile_native(args: list[str]) -> int:
+    ensure_venv("requirements-native.txt")  # mypy, which holds mypyc
+    code = subprocess.call([str(PYTHON), "-m", "bot.native", *args], cwd=ROOT)
+    if code == 0:
+        FAILED_BUILD.unlink(missing_ok=True)
+    return code
 
 
 def test(args: list[str]) -> int:
@@ -95,7 +135,7 @@ def emulator(args: list[str]) -> int:
 
 
 def main() -> int:
-    commands = {"run": run, "test": test, "emulator": emulator}
+    commands = {"run": run, "test": test, "emulator": emulator, "compile": compile_native}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__.strip())
         return 2

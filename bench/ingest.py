@@ -432,7 +432,10 @@ def main() -> int:
         reader, note = reader_python()
         if reader is None:
             print(f"reader 3.26 will be skipped: {note}")
+    from bot.native import state
+
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; each feed on its own loopback address")
+    print(f"feed reading (bot.native, ACCORD_NATIVE to choose): {state()}")
     for size in args.feeds:
         measure(size, args, reader, note)
     return 0

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import native
 from bot.accords import DatasetError, Knowledge, load_knowledge
 from bot.aio import cancel, settle_heap
 from bot.delivery.service import Delivery
@@ -210,6 +211,8 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
         delivery = Delivery(engine, news_store, clock, max_article_age=max_age)
         polls = role in ("all", "worker")
         work = ProcessWork(settings.POLL_WORKERS) if polls else InlineWork()
+        if polls:
+            log.info("feed reader: %s (bot/native.py)", native.state())
         news = NewsService(
             news_store,
             sources,

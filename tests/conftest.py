@@ -8,6 +8,10 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+# The tests read and patch the Python sources: a compiled build (bot.native) is tested on its own, in
+# tests/test_native.py, and by `ACCORD_NATIVE=require pytest tests/news`.
+os.environ.setdefault("ACCORD_NATIVE", "off")
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine

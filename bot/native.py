@@ -34,6 +34,7 @@ SOURCES = ROOT / "bot"
 MODULES = ("parse", "urls")  # of bot.news: every item of every feed goes through them
 GROUP = "accordwatch_native"  # the shared library the compiled modules load, a top-level module of the build
 MODES = ("auto", "off", "require")
+_chosen: str | None = None  # what `news_path` chose for this process
 
 
 def build_dir() -> Path:
@@ -72,7 +73,8 @@ def state() -> str:
 def news_path(path: list[str]) -> list[str]:
     """`bot.news.__path__` with the build's `bot/news` first when the build is current, so that a compiled module is
     imported in place of its source (the other modules are found in the sources, after it)."""
-    current = state()
+    global _chosen
+    current = _chosen = state()
     if current == "compiled":
         root = str(build_dir())
         if root not in sys.path:
@@ -83,9 +85,15 @@ def news_path(path: list[str]) -> list[str]:
     return path
 
 
+def chosen() -> str:
+    """What this process's `bot.news` runs ("compiled", or why not), as chosen when it was imported: the sources are
+    not read and hashed a second time, and what is said is what was done."""
+    return _chosen if _chosen is not None else state()
+
+
 def build(target: Path | None = None) -> Path:
     """Compile `MODULES` with mypyc into `target` (default `build_dir()`), replacing what is there only once the new
-    build is complete. Needs mypy (requirements-dev.txt) and a C compiler."""
+    build is complete. Needs mypy (requirements-native.txt) and a C compiler."""
     from mypyc.build import mypycify  # a build-time dependency, not the bot's
     from setuptools import Distribution
 

@@ -51,6 +51,7 @@ def test_a_build_is_used_only_for_the_sources_it_was_built_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sources = ["/the/sources/bot/news"]
+    monkeypatch.setattr(native, "_chosen", native._chosen)  # this process's own choice, put back after
     monkeypatch.setenv("ACCORD_NATIVE_DIR", str(tmp_path / "none"))
     monkeypatch.setenv("ACCORD_NATIVE", "auto")
     assert native.state().startswith("not built")
@@ -69,6 +70,7 @@ def test_a_build_is_used_only_for_the_sources_it_was_built_from(
     monkeypatch.setattr(sys, "path", list(sys.path))
     assert native.state() == "compiled"
     assert native.news_path(sources) == [str(current / "bot" / "news"), *sources]
+    assert native.chosen() == "compiled"  # what the bot says at start: the choice made, not a second look
     assert str(current) in sys.path  # where the compiled modules' shared library is found
 
     monkeypatch.setenv("ACCORD_NATIVE", "off")

@@ -4,7 +4,7 @@
     python3 dev.py run      create .venv, install requirements.txt, run the bot (python -m bot)
     python3 dev.py test     create .venv, install requirements-dev.txt, run ruff, mypy and pytest
     python3 dev.py emulator run the local Discord API emulator (see README, "Try it without Discord")
-    python3 dev.py compile  compile the feed reader with mypyc (bot/native.py; needs a C compiler)
+    python3 dev.py compile  compile the news core with mypyc (bot/native.py; needs a C compiler)
 
 Standard library only, so that it works before anything is installed. Extra arguments go to the bot or pytest.
 """
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
-FAILED_BUILD = ROOT / "build" / "native-failed"  # the digest of sources the feed reader failed to compile from
+FAILED_BUILD = ROOT / "build" / "native-failed"  # the digest of sources the news core failed to compile from
 
 
 def _requirements_digest(files: list[Path]) -> str:
@@ -86,7 +86,7 @@ def _has_compiler() -> bool:
 
 
 def _compile_if_stale() -> None:
-    """Build the compiled feed reader when there is none for these sources (bot/native.py). A build that fails is
+    """Build the compiled news core when there is none for these sources (bot/native.py). A build that fails is
     said once for these sources (`FAILED_BUILD`), not tried at every start; the bot runs its Python sources."""
     asked = subprocess.run(
         [str(PYTHON), "-c", "from bot.native import digest, state; print(state() == 'compiled', digest())"],
@@ -99,7 +99,7 @@ def _compile_if_stale() -> None:
     compiled, digest = asked.stdout.split()
     if compiled == "True" or (FAILED_BUILD.exists() and FAILED_BUILD.read_text() == digest):
         return
-    print("Compiling the feed reader with mypyc, once for these sources (ACCORD_NATIVE=off skips it) ...", flush=True)
+    print("Compiling the news core with mypyc, once for these sources (ACCORD_NATIVE=off skips it) ...", flush=True)
     if compile_native([]) != 0:
         FAILED_BUILD.parent.mkdir(exist_ok=True)
         FAILED_BUILD.write_text(digest)

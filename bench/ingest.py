@@ -435,7 +435,7 @@ def main() -> int:
     from bot.native import state
 
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; each feed on its own loopback address")
-    print(f"feed reading (bot.native, ACCORD_NATIVE to choose): {state()}")
+    print(f"news core (bot.native, ACCORD_NATIVE to choose): {state()}")
     for size in args.feeds:
         measure(size, args, reader, note)
     return 0

@@ -212,7 +212,7 @@ async def opened(settings: Settings, role: Role, clock: Callable[[], datetime] |
         polls = role in ("all", "worker")
         work = ProcessWork(settings.POLL_WORKERS) if polls else InlineWork()
         if polls:
-            log.info("feed reader: %s (bot/native.py)", native.chosen())
+            log.info("news core: %s (bot/native.py)", native.chosen())
         news = NewsService(
             news_store,
             sources,

@@ -1,11 +1,11 @@
-"""Feed reading compiled by mypyc, used only when it was built from exactly these sources (issue 10).
+"""Feed reading, matching and clustering compiled by mypyc, used only when built from exactly these sources (issue 10).
 
-Why: a first poll's CPU goes to reading every item of every feed in Python, while the floor it is measured against
-parses in Rust (fastfeedparser). mypyc (part of mypy; it compiles mypy and black) turns the same typed modules into C
-extensions: `bot.news.parse` and `bot.news.urls` compiled take 6% off a worker's instructions (callgrind,
-`parse_and_tag_body` of 60 of bench/newsfeeds.py's feeds: 1,664 M -> 1,559 M; bench/ingest.py prints which code it
-measured); the matching modules would take more, once their dataclasses survive pickle (below). The Python
-sources stay the definition and the fallback:
+Why: a first poll's CPU goes to reading, matching and clustering every item of every feed in Python, while the floor
+it is measured against parses in Rust (fastfeedparser). mypyc (part of mypy; it compiles mypy and black) turns the same
+typed modules into C extensions: compiled, `MODULES` take 14% off a worker's instructions (callgrind,
+`parse_and_tag_body` of 60 of bench/newsfeeds.py's feeds: 1,564 M -> 1,347 M) and two fifths off clustering in the
+bot's process (bench/ingest.py's cluster stage at 500 feeds, which prints which code it measured). The Python sources
+stay the definition and the fallback:
 
 - a build is used only when the digest it recorded equals the digest of `bot/`'s sources and of this interpreter's
   extension ABI: after an edit, a checkout or on another Python, the sources run, never old code;
@@ -14,13 +14,15 @@ sources stay the definition and the fallback:
 - `python -m bot.native` builds (`python3 dev.py compile`, which `python3 dev.py run` calls when a C compiler is
   present) into `build/native` (or `ACCORD_NATIVE_DIR`), never beside the sources.
 
-Only modules that define no dataclass are compiled: mypyc makes a frozen dataclass a native class that pickle cannot
-rebuild, and the workers' results cross processes by pickle. Standard library only: `bot.news` asks `news_path`
-before anything else of it is imported.
+mypyc makes a dataclass a native class, whose own pickling sets attributes one by one, which a frozen one refuses:
+each public frozen dataclass of a compiled module is pickled by its constructor (`reduce_by_fields`), as topics,
+taggings and parsed feeds cross to and from the workers. Standard library only: `bot.news` asks `news_path` before
+anything else of it is imported.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -28,10 +30,12 @@ import sys
 import sysconfig
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "bot"
-MODULES = ("parse", "urls")  # of bot.news: every item of every feed goes through them
+# of bot.news: what every item of every feed goes through, in the workers (reading, matching) and in the bot (stories)
+MODULES = ("parse", "urls", "textnorm", "matching", "topics", "gazetteer", "events", "jobs", "stories")
 GROUP = "accordwatch_native"  # the shared library the compiled modules load, a top-level module of the build
 MODES = ("auto", "off", "require")
 _chosen: str | None = None  # what `news_path` chose for this process
@@ -85,6 +89,13 @@ def news_path(path: list[str]) -> list[str]:
     return path
 
 
+def reduce_by_fields(instance: Any) -> tuple[Any, ...]:
+    """`__reduce__` for a frozen dataclass of a compiled module: rebuilt by its constructor from its fields. Why:
+    mypyc's own pickling sets a native class's attributes one by one, which a frozen dataclass refuses
+    (`FrozenInstanceError`), and the workers' results and topics cross processes by pickle."""
+    return (type(instance), tuple(getattr(instance, field.name) for field in dataclasses.fields(instance)))
+
+
 def chosen() -> str:
     """What this process's `bot.news` runs ("compiled", or why not), as chosen when it was imported: the sources are
     not read and hashed a second time, and what is said is what was done."""
@@ -132,7 +143,7 @@ def main() -> int:
     try:
         target = build()
     except (Exception, SystemExit) as exc:  # setuptools exits on a compiler error; the sources stay in use
-        print(f"Compiling the feed reader failed ({type(exc).__name__}: {exc}); the bot runs its Python sources.")
+        print(f"Compiling the news core failed ({type(exc).__name__}: {exc}); the bot runs its Python sources.")
         return 1
     print(f"Compiled {', '.join(f'bot.news.{name}' for name in MODULES)} into {target}.")
     return 0

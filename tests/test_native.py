@@ -1,7 +1,9 @@
-"""The compiled feed reader (bot/native.py): used only when built from these sources, and reading as they read."""
+"""The compiled news core (bot/native.py): used only when built from these sources, and working as they work."""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import importlib.util
 import os
 import shutil
@@ -16,28 +18,44 @@ from bot import native
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# What the reader makes of every saved and hand-made feed (malformed, hostile, other formats included) and of the
-# bench's realistic feeds, parsed and tagged as a worker does: one digest of it all.
+# What the compiled modules make of every saved and hand-made feed (malformed, hostile, other formats included) and of
+# the bench's realistic feeds: parsed and tagged as a worker does, with a server's topic beside the default one, each
+# result and the matcher taken through pickle as they cross to and from the workers, then the matched articles
+# clustered into stories: one digest of it all.
 _READ_ALL = """
-import hashlib, sys
+import hashlib, pickle, sys
+from datetime import datetime, timezone
 from pathlib import Path
-import bot.news.parse, bot.news.urls
 from bench.newsfeeds import feed_url, make_feed
+from bot import native
 from bot.news.jobs import parse_and_tag_body
-from bot.news.matching import TopicMatcher
-from bot.news.models import Source
+from bot.news.matching import Topic, TopicMatcher
+from bot.news.models import Article, Source
 from bot.news.parse import draft_feed
+from bot.news.stories import Clusterer
+from bot.news.topics import parse_query
 
 digest = hashlib.sha256()
-matcher = TopicMatcher([])
+now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+topic = Topic("gulf", parse_query('saudi OR emirat* OR "abraham accords" -football'))
+matcher = pickle.loads(pickle.dumps(TopicMatcher([topic])))
+clusterer = Clusterer()
 files = sorted(Path("tests/news/feeds").iterdir()) + sorted(Path("tests/news/saved").iterdir())
 bodies = [(path.read_bytes(), Source(f"https://example.com/{path.name}", path.stem)) for path in files]
 bodies += [(make_feed(index), Source(feed_url(index, 8000), f"Outlet {index}")) for index in range(40)]
 for body, source in bodies:
     for lean in (True, False):
-        read = parse_and_tag_body(body, source, None, matcher, lean=lean, parse=draft_feed)
+        read = pickle.loads(pickle.dumps(parse_and_tag_body(body, source, None, matcher, lean=lean, parse=draft_feed)))
         digest.update(repr((read.feed, read.identities, read.taggings)).encode())  # not the CPU seconds
-print(bot.news.parse.__file__, bot.news.urls.__file__, digest.hexdigest())
+    for identity, entry, tagging in zip(read.identities, read.feed.entries, read.taggings):
+        if tagging is not None:
+            published = entry.published or now
+            article = Article(identity, entry.title, entry.summary, source.name, published, now, source.url,
+                              tagging.countries, tagging.event, tagging.topics, tagging.matched_terms)
+            clusterer.place(article)
+drafts = clusterer.drafts(now)
+digest.update(repr(drafts).encode())
+print(len(drafts), *(sys.modules[f"bot.news.{name}"].__file__ for name in native.MODULES), digest.hexdigest())
 """
 
 
@@ -90,6 +108,26 @@ def test_the_digest_changes_with_any_source(tmp_path: Path, monkeypatch: pytest.
     assert native.digest() != before
 
 
+def test_each_value_of_a_compiled_module_is_pickled_by_its_constructor() -> None:
+    """mypyc's own pickling of a frozen dataclass fails (`FrozenInstanceError`), and topics, taggings and parsed feeds
+    cross to and from the workers by pickle: each public frozen dataclass of a compiled module has a `__reduce__`
+    (`native.reduce_by_fields`, which passes the fields in order, so each must be a positional argument)."""
+    checked = []
+    for name in native.MODULES:
+        module = importlib.import_module(f"bot.news.{name}")
+        for value in vars(module).values():
+            if not (
+                isinstance(value, type) and value.__module__ == module.__name__ and dataclasses.is_dataclass(value)
+            ):
+                continue
+            if value.__name__.startswith("_") or not value.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+                continue
+            checked.append(value.__name__)
+            assert "__reduce__" in vars(value), f"{module.__name__}.{value.__name__} has no __reduce__"
+            assert all(field.init and not field.kw_only for field in dataclasses.fields(value)), value
+    assert {"Atom", "Tagging", "Topic", "Query", "ParsedBody", "StoryDraft"} <= set(checked)
+
+
 def _read_all(env: dict[str, str]) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-c", _READ_ALL], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
@@ -102,11 +140,13 @@ def _read_all(env: dict[str, str]) -> list[str]:
 @pytest.mark.skipif(
     shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is None, reason="no C compiler on PATH"
 )
-def test_the_compiled_feed_reader_reads_every_feed_as_its_sources(tmp_path: Path) -> None:
+def test_the_compiled_modules_read_tag_and_cluster_every_feed_as_their_sources(tmp_path: Path) -> None:
     target = native.build(tmp_path / "native")
     env = {**os.environ, "ACCORD_NATIVE_DIR": str(target)}
-    *compiled_files, compiled = _read_all({**env, "ACCORD_NATIVE": "require"})
-    *source_files, sources = _read_all({**env, "ACCORD_NATIVE": "off"})
+    stories, *compiled_files, compiled = _read_all({**env, "ACCORD_NATIVE": "require"})
+    _, *source_files, sources = _read_all({**env, "ACCORD_NATIVE": "off"})
+    assert int(stories) > 10  # the feeds' relevant items made stories
+    assert len(compiled_files) == len(native.MODULES)
     assert all(name.startswith(str(target)) for name in compiled_files)  # the compiled modules were read
     assert all(name.endswith(".py") for name in source_files)
     assert compiled == sources

@@ -16,7 +16,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
+from bot.native import reduce_by_fields
 from bot.news.textnorm import Atom, Document, PatternIndex, pattern, tokenize
 
 # key -> terms separated by "|"; a `*` ends a prefix. Keys are bot.countries keys.
@@ -181,6 +183,9 @@ class Mention:
     key: str
     position: int
     in_title: bool
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
 
 
 def mentions(document: Document, title: str, summary: str = "") -> tuple[Mention, ...]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from ahocorasick_rs import AhoCorasick
 
+from bot.native import reduce_by_fields
 from bot.news.events import detect_event
 from bot.news.gazetteer import mentions, rank
 from bot.news.models import DetectedEvent
@@ -40,6 +41,9 @@ from bot.news.topics import DEFAULT_TOPIC_NAME, And, Node, Not, Query, Term, def
 class Topic:
     name: str
     query: Query
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
 
 
 def default_topic() -> Topic:
@@ -54,6 +58,9 @@ class Tagging:
     matched_terms: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     event: DetectedEvent | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
 
 
 NO_MATCH = Tagging()

@@ -40,9 +40,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, wraps
+from typing import Any
 
 from bot.accords import Status, load_knowledge
 from bot.countries import all_countries
+from bot.native import reduce_by_fields
 from bot.news.models import Article, DetectedEvent, EventKind, Shared, Story
 from bot.news.textnorm import tokenize
 from bot.news.urls import host_of
@@ -122,6 +124,9 @@ class Accession:
 
     announced: date
     signed: date | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
 
 
 @cache
@@ -321,6 +326,9 @@ class StoryFacts:
     score: float
     outlet_count: int
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
+
 
 def score(kind: EventKind | None, outlets: int, *, follow_up: bool = False) -> float:
     """A story's importance: score = W × (1 + log2(min(outlets, MAX_OUTLETS))), whenever it is computed.
@@ -416,6 +424,9 @@ class Placement:
     new_story: bool
     reason: str
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
+
 
 @dataclass(slots=True, eq=False)
 class Cluster:
@@ -439,6 +450,9 @@ class StoryDraft:
     facts: StoryFacts
     articles: tuple[Article, ...]
     added: tuple[Article, ...]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
 
 
 class Clusterer:

@@ -19,9 +19,11 @@ import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, Final, TypeVar
 
 from ahocorasick_rs import AhoCorasick
+
+from bot.native import reduce_by_fields
 
 _PUNCT = str.maketrans(
     {
@@ -70,7 +72,9 @@ _LETTERS = str.maketrans(
 # a geresh or gershayim typed as an ASCII apostrophe or quote inside a Hebrew word (ג'ורג', ארה"ב) is a letter
 # mark, not a word break
 _HEBREW_MARK = re.compile("(?<=[\u05d0-\u05ea])(?:'|\"(?=[\u05d0-\u05ea]))")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+# split at runs of ASCII (kept in the result): twice as fast as finding the runs of other characters, which sre
+# tests one by one against a negated class, and no call back into Python for each run
+_ASCII_RUNS = re.compile(r"([\x00-\x7f]+)")
 # `[^\W_]` is a letter or digit of any script: tokens are runs of them, split at apostrophes; an English possessive
 # is an apostrophe and a lone `s` right after a word (the `s` is dropped, so "Israel's" gives "israel")
 _TOKEN = re.compile(r"[^\W_]+")
@@ -117,7 +121,7 @@ class CharacterTable(dict[int, str]):
     code point) a character is converted without being kept, so memory stays bounded.
     """
 
-    LIMIT = 1 << 16
+    LIMIT: Final = 1 << 16
 
     def __init__(self, convert: Callable[[str], str]) -> None:
         super().__init__()
@@ -134,14 +138,10 @@ _FOLD = CharacterTable(_fold_characters)
 
 
 # The typography of nearly every English article (curly quotes, en and em dashes, no-break spaces, ellipses) and what
-# each folds to, replaced before the fold of the other non-ASCII runs: a pass each at C speed, where the fold calls
-# back into Python for each run (5.9 runs an item in bench/newsfeeds.py's news, most of them these; the fold was three
-# quarters of `normalize`'s time), and a text with no other non-ASCII character is then done.
+# each folds to, replaced before the fold of the other non-ASCII runs: a pass each at C speed, cheaper than folding
+# each run through the table (5.9 runs an item in bench/newsfeeds.py's news, most of them these; without these passes
+# `normalize` takes a fifth longer there), and a text with no other non-ASCII character is then done.
 _TYPOGRAPHY = tuple((char, _fold_characters(char)) for char in "\u2019\u2018\u201c\u201d\u2013\u2014\u00a0\u2026")
-
-
-def _fold_run(match: re.Match[str]) -> str:
-    return match.group().translate(_FOLD)
 
 
 def normalize(text: str) -> str:
@@ -161,7 +161,9 @@ def normalize(text: str) -> str:
         lowered = lowered.replace(char, folded_char)
     if lowered.isascii():
         return lowered
-    folded = _NON_ASCII.sub(_fold_run, lowered)
+    parts = _ASCII_RUNS.split(lowered)  # the runs of other characters at even indexes
+    parts[::2] = [part.translate(_FOLD) for part in parts[::2]]
+    folded = "".join(parts)
     return folded if folded.isascii() else _compose(folded)
 
 
@@ -229,6 +231,9 @@ class Atom:
     def __str__(self) -> str:
         return self.text + ("*" if self.prefix else "")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
+
 
 def atom(raw: str) -> Atom:
     """An atom from a user's word, normalised; a trailing `*` makes it a prefix."""
@@ -259,16 +264,17 @@ class Document:
 
     __slots__ = ("_derived", "_forms", "_heads", "_positions", "title_end", "tokens")
 
-    def __init__(self, title: str, summary: str = "") -> None:
-        self._index(tokenize(title), tokenize(summary))
+    def __init__(self, title: str, summary: str = "", *, folded: bool = False) -> None:
+        if folded:
+            self._index(words(title), words(summary))
+        else:
+            self._index(tokenize(title), tokenize(summary))
 
     @classmethod
     def of_normalized(cls, title: str, summary: str = "") -> Document:
         """The Document of a title and summary already folded by `normalize`: an article is folded only once
         when its folded text is also scanned for other reasons (the topic prefilter)."""
-        document = cls.__new__(cls)
-        document._index(words(title), words(summary))
-        return document
+        return cls(title, summary, folded=True)
 
     def _index(self, title_tokens: list[str], summary_tokens: list[str]) -> None:
         self.title_end = len(title_tokens)

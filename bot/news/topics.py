@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from ahocorasick_rs import AhoCorasick
 
+from bot.native import reduce_by_fields
 from bot.news.textnorm import Atom, Document, normalize, term_core, words
 
 MAX_LENGTH = 500
@@ -130,6 +131,9 @@ class Limits:
     terms: int = MAX_TERMS
     depth: int = MAX_DEPTH
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
+
 
 USER_LIMITS = Limits()
 BUILTIN_LIMITS = Limits(length=5000, terms=450, depth=MAX_DEPTH)
@@ -140,6 +144,9 @@ class Match:
     """Why an article matched: the terms (as written in the query) that were found."""
 
     terms: tuple[str, ...]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
 
 
 # --- the syntax tree ---------------------------------------------------------------------------------------
@@ -154,20 +161,32 @@ class Term:
     def render(self) -> str:
         return f'"{self.source}"' if self.phrase else self.source
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Not:
     child: Node
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
 
 
 @dataclass(frozen=True, slots=True)
 class And:
     children: tuple[Node, ...]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Or:
     children: tuple[Node, ...]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
 
 
 Node = Term | Not | And | Or
@@ -352,6 +371,9 @@ class Query:
         if found is None:
             return None
         return Match(tuple(dict.fromkeys(found)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_by_fields(self)
 
 
 # --- the lexer and parser --------------------------------------------------------------------------------------

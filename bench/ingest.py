@@ -350,8 +350,10 @@ def measure(size: int, args: argparse.Namespace, reader: Path | None, reader_not
                 command += ["--control", server.mode_url]
             ours.add(*run_process(command))
             base.add(*run_process([sys.executable, __file__, "--child", "floor", "--urls", str(urls)]))
-            if reader_here is not None:
-                theirs.add(*run_process([str(reader_here), str(script), str(urls)]))
+        # reader's runs after ours and the floor's, not between them: each of our runs and the floor's run after it
+        # then meet the machine in the same state, neither straight after a minute of reader's eight busy processes
+        for _ in range(RUNS if reader_here is not None else 0):
+            theirs.add(*run_process([str(reader_here), str(script), str(urls)]))
     topics = f", the default topic and {args.servers} x 25 server topics" if args.servers else ", the default topic"
     print(f"\n{size} feeds ({ours.last['entries']} items{topics}); {RUNS} runs, min / median")
     print(f"  {'':34} {'process':>17} {'poll':>17} {'peak RSS':>17}")

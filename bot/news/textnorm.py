@@ -121,7 +121,7 @@ class CharacterTable(dict[int, str]):
     code point) a character is converted without being kept, so memory stays bounded.
     """
 
-    LIMIT: Final = 1 << 16
+    LIMIT: Final = 1 << 16  # Final: compiled, a class constant (unmarked, mypyc makes it an instance attribute)
 
     def __init__(self, convert: Callable[[str], str]) -> None:
         super().__init__()

@@ -3,9 +3,9 @@
 Why: a first poll's CPU goes to reading, matching and clustering every item of every feed in Python, while the floor
 it is measured against parses in Rust (fastfeedparser). mypyc (part of mypy; it compiles mypy and black) turns the same
 typed modules into C extensions: compiled, `MODULES` take 14% off a worker's instructions (callgrind,
-`parse_and_tag_body` of 60 of bench/newsfeeds.py's feeds: 1,564 M -> 1,347 M) and two fifths off clustering in the
-bot's process (bench/ingest.py's cluster stage at 500 feeds, which prints which code it measured). The Python sources
-stay the definition and the fallback:
+`parse_and_tag_body` of 60 of bench/newsfeeds.py's feeds: 1,564 M -> 1,341 M) and a quarter off clustering in the
+bot's process (`Clusterer` placing the 597 relevant articles of 300 of those feeds: 649 M -> 486 M). bench/ingest.py
+prints which code it measured. The Python sources stay the definition and the fallback:
 
 - a build is used only when the digest it recorded equals the digest of `bot/`'s sources and of this interpreter's
   extension ABI: after an edit, a checkout or on another Python, the sources run, never old code;

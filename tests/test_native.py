@@ -140,6 +140,7 @@ def _read_all(env: dict[str, str]) -> list[str]:
 @pytest.mark.skipif(
     shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is None, reason="no C compiler on PATH"
 )
+@pytest.mark.timeout(900)  # mypyc compiles nine modules: about a minute and a half on a 2-core machine, more when busy
 def test_the_compiled_modules_read_tag_and_cluster_every_feed_as_their_sources(tmp_path: Path) -> None:
     target = native.build(tmp_path / "native")
     env = {**os.environ, "ACCORD_NATIVE_DIR": str(target)}

@@ -47,7 +47,7 @@ for body, source in bodies:
     for lean in (True, False):
         read = pickle.loads(pickle.dumps(parse_and_tag_body(body, source, None, matcher, lean=lean, parse=draft_feed)))
         digest.update(repr((read.feed, read.identities, read.taggings)).encode())  # not the CPU seconds
-    for identity, entry, tagging in zip(read.identities, read.feed.entries, read.taggings):
+    for identity, entry, tagging in zip(read.identities, read.feed.entries, read.taggings):  # the full (not lean) read
         if tagging is not None:
             published = entry.published or now
             article = Article(identity, entry.title, entry.summary, source.name, published, now, source.url,

@@ -15,13 +15,14 @@ prints which code it measured. The Python sources stay the definition and the fa
   present) into `build/native` (or `ACCORD_NATIVE_DIR`), never beside the sources.
 
 mypyc makes a dataclass a native class, whose own pickling sets attributes one by one, which a frozen one refuses:
-each public frozen dataclass of a compiled module is pickled by its constructor (`reduce_by_fields`), as topics,
+each public frozen dataclass of a compiled module is pickled by its constructor (`pickled_by_fields`), as topics,
 taggings and parsed feeds cross to and from the workers. Standard library only: `bot.news` asks `news_path` before
 anything else of it is imported.
 """
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 import hashlib
 import os
@@ -90,10 +91,21 @@ def news_path(path: list[str]) -> list[str]:
 
 
 def reduce_by_fields(instance: Any) -> tuple[Any, ...]:
-    """`__reduce__` for a frozen dataclass of a compiled module: rebuilt by its constructor from its fields. Why:
-    mypyc's own pickling sets a native class's attributes one by one, which a frozen dataclass refuses
-    (`FrozenInstanceError`), and the workers' results and topics cross processes by pickle."""
+    """A frozen dataclass pickled as its constructor and fields (see `pickled_by_fields`)."""
     return (type(instance), tuple(getattr(instance, field.name) for field in dataclasses.fields(instance)))
+
+
+def pickled_by_fields(namespace: dict[str, Any]) -> None:
+    """Register with copyreg every public frozen dataclass a module defines (called with its `globals()` at its end),
+    to be pickled by `reduce_by_fields`. Why: mypyc compiles a dataclass into a native class whose own pickling sets
+    its attributes one by one, which a frozen one refuses (`FrozenInstanceError`), and topics, taggings and parsed
+    feeds cross to and from the workers by pickle. Every module of `MODULES` calls it, so a new class needs nothing."""
+    for name, value in namespace.items():
+        if not isinstance(value, type) or value.__module__ != namespace["__name__"] or name.startswith("_"):
+            continue
+        params = getattr(value, "__dataclass_params__", None)  # set on a dataclass
+        if params is not None and params.frozen:
+            copyreg.pickle(value, reduce_by_fields)
 
 
 def chosen() -> str:

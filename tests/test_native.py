@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 import importlib
 import importlib.util
@@ -110,8 +111,9 @@ def test_the_digest_changes_with_any_source(tmp_path: Path, monkeypatch: pytest.
 
 def test_each_value_of_a_compiled_module_is_pickled_by_its_constructor() -> None:
     """mypyc's own pickling of a frozen dataclass fails (`FrozenInstanceError`), and topics, taggings and parsed feeds
-    cross to and from the workers by pickle: each public frozen dataclass of a compiled module has a `__reduce__`
-    (`native.reduce_by_fields`, which passes the fields in order, so each must be a positional argument)."""
+    cross to and from the workers by pickle: each public frozen dataclass of a compiled module is registered with
+    copyreg (`native.pickled_by_fields`), whose `reduce_by_fields` passes the fields in order, so each must be a
+    positional argument."""
     checked = []
     for name in native.MODULES:
         module = importlib.import_module(f"bot.news.{name}")
@@ -123,7 +125,8 @@ def test_each_value_of_a_compiled_module_is_pickled_by_its_constructor() -> None
             if value.__name__.startswith("_") or not value.__dataclass_params__.frozen:  # type: ignore[attr-defined]
                 continue
             checked.append(value.__name__)
-            assert "__reduce__" in vars(value), f"{module.__name__}.{value.__name__} has no __reduce__"
+            reducer = copyreg.dispatch_table.get(value)
+            assert reducer is native.reduce_by_fields, f"{module.__name__}.{value.__name__} is not registered"
             assert all(field.init and not field.kw_only for field in dataclasses.fields(value)), value
     assert {"Atom", "Tagging", "Topic", "Query", "ParsedBody", "StoryDraft"} <= set(checked)
 

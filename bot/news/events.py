@@ -56,6 +56,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from bot.native import pickled_by_fields
 from bot.news.gazetteer import Mention, mentions
 from bot.news.models import DetectedEvent, EventKind
 from bot.news.textnorm import Atom, Document, PatternIndex, pattern
@@ -357,3 +358,6 @@ def detect_event(
         if event is not None:
             return event
     return None
+
+
+pickled_by_fields(globals())  # compiled, frozen dataclasses need it to cross processes: see bot.native

@@ -16,9 +16,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
-from bot.native import reduce_by_fields
+from bot.native import pickled_by_fields
 from bot.news.textnorm import Atom, Document, PatternIndex, pattern, tokenize
 
 # key -> terms separated by "|"; a `*` ends a prefix. Keys are bot.countries keys.
@@ -184,9 +183,6 @@ class Mention:
     position: int
     in_title: bool
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
-
 
 def mentions(document: Document, title: str, summary: str = "") -> tuple[Mention, ...]:
     """Every country mention in the article, in text order (raw text is needed for case-sensitive acronyms)."""
@@ -224,3 +220,6 @@ def rank(found: tuple[Mention, ...]) -> tuple[str, ...]:
 def tag_countries(title: str, summary: str = "") -> tuple[str, ...]:
     """Country keys an article mentions, most relevant first: those in the title, then by frequency."""
     return rank(mentions(Document(title, summary), title, summary))
+
+
+pickled_by_fields(globals())  # compiled, frozen dataclasses need it to cross processes: see bot.native

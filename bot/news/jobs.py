@@ -14,9 +14,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from bot.native import reduce_by_fields
+from bot.native import pickled_by_fields
 from bot.news.matching import Tagging, Topic, TopicMatcher
 from bot.news.models import Entry, ParsedFeed, Source
 from bot.news.parse import Draft, draft_feed
@@ -43,9 +42,6 @@ class ParsedBody:
     taggings: tuple[Tagging | None, ...] = ()
     match_seconds: float = 0.0
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
-
 
 # What stands for an entry that matched no topic in a lean body: pickled once however many it stands for.
 UNMATCHED = Entry(title="", link="")
@@ -67,9 +63,6 @@ class TopicSet:
 
     def payload(self) -> tuple[tuple[str, str], ...]:
         return tuple((t.name, t.query.text) for t in self.topics)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
 
 
 ParseFeed = Callable[..., Draft]
@@ -222,3 +215,5 @@ __all__ = [
     "parse_and_tag_body",
     "ready_job",
 ]
+
+pickled_by_fields(globals())  # compiled, frozen dataclasses need it to cross processes: see bot.native

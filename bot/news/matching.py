@@ -29,7 +29,7 @@ from typing import Any
 
 from ahocorasick_rs import AhoCorasick
 
-from bot.native import reduce_by_fields
+from bot.native import pickled_by_fields
 from bot.news.events import detect_event
 from bot.news.gazetteer import mentions, rank
 from bot.news.models import DetectedEvent
@@ -41,9 +41,6 @@ from bot.news.topics import DEFAULT_TOPIC_NAME, And, Node, Not, Query, Term, def
 class Topic:
     name: str
     query: Query
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
 
 
 def default_topic() -> Topic:
@@ -58,9 +55,6 @@ class Tagging:
     matched_terms: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     event: DetectedEvent | None = None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
 
 
 NO_MATCH = Tagging()
@@ -382,3 +376,6 @@ class TopicMatcher:
 def _rebuilt(topics: tuple[Topic, ...]) -> TopicMatcher:
     """A matcher of exactly these topics (what a pickled matcher held, the default topic already among them)."""
     return TopicMatcher(topics, include_default=False)
+
+
+pickled_by_fields(globals())  # compiled, frozen dataclasses need it to cross processes: see bot.native

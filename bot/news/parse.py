@@ -39,6 +39,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
+from bot.native import pickled_by_fields
 from bot.news.models import Entry, ParsedFeed, Source
 from bot.news.urls import is_google_news_link, outlet_name, split_outlet_suffix
 
@@ -1030,3 +1031,5 @@ __all__ = [
     "parse_date",
     "parse_feed",
 ]
+
+pickled_by_fields(globals())  # compiled, frozen dataclasses need it to cross processes: see bot.native

@@ -40,11 +40,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, wraps
-from typing import Any
 
 from bot.accords import Status, load_knowledge
 from bot.countries import all_countries
-from bot.native import reduce_by_fields
+from bot.native import pickled_by_fields
 from bot.news.models import Article, DetectedEvent, EventKind, Shared, Story
 from bot.news.textnorm import tokenize
 from bot.news.urls import host_of
@@ -124,9 +123,6 @@ class Accession:
 
     announced: date
     signed: date | None = None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
 
 
 @cache
@@ -326,9 +322,6 @@ class StoryFacts:
     score: float
     outlet_count: int
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
-
 
 def score(kind: EventKind | None, outlets: int, *, follow_up: bool = False) -> float:
     """A story's importance: score = W × (1 + log2(min(outlets, MAX_OUTLETS))), whenever it is computed.
@@ -424,9 +417,6 @@ class Placement:
     new_story: bool
     reason: str
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
-
 
 @dataclass(slots=True, eq=False)
 class Cluster:
@@ -450,9 +440,6 @@ class StoryDraft:
     facts: StoryFacts
     articles: tuple[Article, ...]
     added: tuple[Article, ...]
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
 
 
 class Clusterer:
@@ -609,3 +596,6 @@ def window_ranges(times: Iterable[datetime], window: timedelta = DEFAULT_WINDOW)
         else:
             ranges.append((lo, hi))
     return ranges
+
+
+pickled_by_fields(globals())  # compiled, frozen dataclasses need it to cross processes: see bot.native

@@ -19,11 +19,11 @@ import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 from ahocorasick_rs import AhoCorasick
 
-from bot.native import reduce_by_fields
+from bot.native import pickled_by_fields
 
 _PUNCT = str.maketrans(
     {
@@ -231,9 +231,6 @@ class Atom:
     def __str__(self) -> str:
         return self.text + ("*" if self.prefix else "")
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
-
 
 def atom(raw: str) -> Atom:
     """An atom from a user's word, normalised; a trailing `*` makes it a prefix."""
@@ -431,3 +428,6 @@ class PatternIndex:
                 found.extend(self._prefixed[head])
         found.sort()
         return found
+
+
+pickled_by_fields(globals())  # compiled, frozen dataclasses need it to cross processes: see bot.native

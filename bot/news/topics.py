@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from ahocorasick_rs import AhoCorasick
 
-from bot.native import reduce_by_fields
+from bot.native import pickled_by_fields
 from bot.news.textnorm import Atom, Document, normalize, term_core, words
 
 MAX_LENGTH = 500
@@ -131,9 +131,6 @@ class Limits:
     terms: int = MAX_TERMS
     depth: int = MAX_DEPTH
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
-
 
 USER_LIMITS = Limits()
 BUILTIN_LIMITS = Limits(length=5000, terms=450, depth=MAX_DEPTH)
@@ -144,9 +141,6 @@ class Match:
     """Why an article matched: the terms (as written in the query) that were found."""
 
     terms: tuple[str, ...]
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
 
 
 # --- the syntax tree ---------------------------------------------------------------------------------------
@@ -161,32 +155,20 @@ class Term:
     def render(self) -> str:
         return f'"{self.source}"' if self.phrase else self.source
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
-
 
 @dataclass(frozen=True, slots=True)
 class Not:
     child: Node
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
 
 
 @dataclass(frozen=True, slots=True)
 class And:
     children: tuple[Node, ...]
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
-
 
 @dataclass(frozen=True, slots=True)
 class Or:
     children: tuple[Node, ...]
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
 
 
 Node = Term | Not | And | Or
@@ -372,9 +354,6 @@ class Query:
             return None
         return Match(tuple(dict.fromkeys(found)))
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return reduce_by_fields(self)
-
 
 # --- the lexer and parser --------------------------------------------------------------------------------------
 
@@ -551,3 +530,6 @@ def parse_query(text: str, *, limits: Limits = USER_LIMITS) -> Query:
 def default_query() -> Query:
     """The built-in topic, parsed once on first use."""
     return parse_query(DEFAULT_TOPIC, limits=BUILTIN_LIMITS)
+
+
+pickled_by_fields(globals())  # compiled, frozen dataclasses need it to cross processes: see bot.native

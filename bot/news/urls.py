@@ -19,6 +19,7 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
+from bot.native import pickled_by_fields
 from bot.news.models import Entry
 from bot.news.textnorm import CharacterTable
 
@@ -304,3 +305,6 @@ def outlet_name(feed_title: str | None, feed_link: str | None = None) -> str | N
         (part for part, text in zip(parts, folded, strict=True) if any(lb in text for lb in labels)), parts[0]
     )
     return _TLD.sub("", chosen) or chosen
+
+
+pickled_by_fields(globals())  # compiled, frozen dataclasses need it to cross processes: see bot.native
